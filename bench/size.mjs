@@ -1,0 +1,41 @@
+// Size budget: each public entry, minified by the build, must stay within its brotli budget.
+// Run after `npm run build`; exits non-zero when a budget is exceeded.
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { brotliCompressSync, constants } from 'node:zlib';
+
+/** Budgets in bytes of brotli (quality 11), for the files as the build writes them. */
+const budgets = [
+  { name: 'earshot (core + transports, ESM)', files: ['dist/earshot.js'], limit: 6 * 1024 },
+];
+
+const brotli = (buf) =>
+  brotliCompressSync(buf, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+
+/** The files and every local chunk they import, as a browser would load them. */
+function withImports(files, seen = new Set()) {
+  for (const file of files) {
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const code = readFileSync(file, 'utf8');
+    const local = [...code.matchAll(/(?:from|import)\s*["'](\.[^"']+)["']/g)].map((m) => join(dirname(file), m[1]));
+    withImports(local, seen);
+  }
+  return seen;
+}
+
+let failed = false;
+for (const { name, files, limit } of budgets) {
+  const missing = files.filter((f) => !existsSync(f));
+  if (missing.length) {
+    console.error(`size: ${name}: missing ${missing.join(', ')} (run npm run build)`);
+    failed = true;
+    continue;
+  }
+  const raw = Buffer.concat([...withImports(files)].map((f) => readFileSync(f)));
+  const size = brotli(raw);
+  const ok = size <= limit;
+  failed ||= !ok;
+  console.log(`size: ${ok ? 'ok  ' : 'OVER'} ${name}: ${size} B brotli (${raw.length} B min) / budget ${limit} B`);
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,164 @@
+/**
+ * Transport overhead, measured in Chromium side by side in one run (`npm run bench`):
+ * - messages/s through a raw WebSocket vs an instrumented one (100k small messages, loopback);
+ * - chunks/s through a raw fetch body vs an instrumented one;
+ * - heap growth of one session carrying 1M content chunks.
+ * Raw and instrumented runs alternate, so drift on a shared machine hits both; the ratio is the
+ * median of per-round ratios.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { WebSocketServer } from 'ws';
+import { launchChromium } from './chromium';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const WS_MESSAGES = 100_000;
+const FETCH_CHUNKS = 20_000;
+const HEAP_CHUNKS = 1_000_000;
+const root = join(import.meta.dirname, '..');
+
+const PAGE = `<!doctype html><meta charset="utf-8"><script type="module">
+import { createMonitor } from '/dist/earshot.js';
+const monitor = createMonitor();
+const wsUrl = (n) => 'ws://' + location.host + '/ws?n=' + n;
+window.wsRun = (instrumented, n) => new Promise((resolve, reject) => {
+  const ws = instrumented ? monitor.websocket(wsUrl(n)) : new WebSocket(wsUrl(n));
+  let count = 0, start = 0;
+  ws.onopen = () => { start = performance.now(); ws.send('go'); };
+  ws.onmessage = (e) => { if (++count === n) { const ms = performance.now() - start; ws.close(); resolve(ms); } };
+  ws.onerror = reject;
+});
+window.fetchRun = async (instrumented, n) => {
+  const start = performance.now();
+  const res = instrumented ? await monitor.fetch('/chunks?n=' + n) : await fetch('/chunks?n=' + n);
+  const reader = res.body.getReader();
+  let reads = 0;
+  for (;;) { const { done } = await reader.read(); if (done) break; reads++; }
+  return { ms: performance.now() - start, reads };
+};
+window.heapRun = (n) => new Promise((resolve) => {
+  const ws = monitor.websocket(wsUrl(n));
+  let count = 0;
+  ws.onopen = () => ws.send('go');
+  ws.onmessage = () => {
+    count++;
+    if (count === 1000) window.heapMark?.('warm');
+    if (count === n) resolve(monitor.summary().itl.count);
+  };
+});
+window.ready = true;
+</script>`;
+
+function startServer() {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+    } else if (url.pathname === '/dist/earshot.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(root, 'dist/earshot.js')));
+    } else if (url.pathname === '/chunks') {
+      // Small writes, each flushed on its own, so the browser sees many body chunks.
+      const n = Number(url.searchParams.get('n'));
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.socket?.setNoDelay(true);
+      let i = 0;
+      const pump = () => {
+        while (i < n) {
+          i++;
+          if (!res.write('x'.repeat(64))) return res.once('drain', pump);
+          if (i % 50 === 0) return setImmediate(pump);
+        }
+        res.end();
+      };
+      pump();
+    } else res.writeHead(404).end();
+  });
+  const wss = new WebSocketServer({ server, path: '/ws', perMessageDeflate: false });
+  wss.on('connection', (socket, req) => {
+    const n = Number(new URL(req.url ?? '', 'http://x').searchParams.get('n'));
+    socket.once('message', () => {
+      let i = 0;
+      const pump = () => {
+        // Respect backpressure so the server's buffer, not the browser, is the queue.
+        while (i < n && socket.bufferedAmount < 1 << 20) socket.send(`{"i":${i++}}`);
+        if (i < n) setImmediate(pump);
+      };
+      pump();
+    });
+  });
+  return new Promise<{ origin: string; close: () => void }>((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() }),
+    ),
+  );
+}
+
+interface BenchPage {
+  wsRun(instrumented: boolean, n: number): Promise<number>;
+  fetchRun(instrumented: boolean, n: number): Promise<{ ms: number; reads: number }>;
+  heapRun(n: number): Promise<number>;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main() {
+  const server = await startServer();
+  const browser = await launchChromium(['--js-flags=--expose-gc']);
+  const page = await browser.newPage();
+  await page.goto(server.origin);
+  await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready);
+
+  const ws = { raw: [] as number[], inst: [] as number[], ratios: [] as number[] };
+  const body = { raw: [] as number[], inst: [] as number[], ratios: [] as number[] };
+  // One untimed warm-up of each path.
+  await page.evaluate((n) => Promise.all([(window as unknown as BenchPage).wsRun(false, n), (window as unknown as BenchPage).wsRun(true, n)]), 10_000);
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? [false, true] : [true, false];
+    const wsRate: Record<string, number> = {};
+    const bodyRate: Record<string, number> = {};
+    for (const instrumented of order) {
+      const ms = await page.evaluate(([i, n]) => (window as unknown as BenchPage).wsRun(i, n), [instrumented, WS_MESSAGES] as const);
+      wsRate[String(instrumented)] = WS_MESSAGES / (ms / 1000);
+      const f = await page.evaluate(([i, n]) => (window as unknown as BenchPage).fetchRun(i, n), [instrumented, FETCH_CHUNKS] as const);
+      bodyRate[String(instrumented)] = f.reads / (f.ms / 1000);
+    }
+    ws.raw.push(wsRate.false);
+    ws.inst.push(wsRate.true);
+    ws.ratios.push(wsRate.true / wsRate.false);
+    body.raw.push(bodyRate.false);
+    body.inst.push(bodyRate.true);
+    body.ratios.push(bodyRate.true / bodyRate.false);
+  }
+
+  // Heap: one session, 1M content chunks; GC'd heap after the first 1000 vs after the last.
+  const cdp = await page.context().newCDPSession(page);
+  const heapUsed = async () => {
+    await cdp.send('HeapProfiler.collectGarbage');
+    return (await cdp.send('Runtime.getHeapUsage')).usedSize;
+  };
+  let warm = 0;
+  await page.exposeFunction('heapMark', async () => {
+    warm = await heapUsed();
+  });
+  const itlCount = await page.evaluate((n) => (window as unknown as BenchPage).heapRun(n), HEAP_CHUNKS);
+  const end = await heapUsed();
+  await browser.close();
+  server.close();
+
+  const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+  const rows = [
+    `| WebSocket, ${fmt(WS_MESSAGES)} messages | ${fmt(median(ws.raw))} msg/s | ${fmt(median(ws.inst))} msg/s | ${median(ws.ratios).toFixed(3)}× |`,
+    `| fetch body, ${fmt(FETCH_CHUNKS)} writes | ${fmt(median(body.raw))} reads/s | ${fmt(median(body.inst))} reads/s | ${median(body.ratios).toFixed(3)}× |`,
+  ];
+  console.log(`Chromium ${browser.version()}, ${ROUNDS} alternating rounds, medians\n`);
+  console.log('| path | raw | instrumented | instrumented / raw |\n| --- | --- | --- | --- |');
+  console.log(rows.join('\n'));
+  console.log(`\nper-round ratios: ws ${ws.ratios.map((r) => r.toFixed(3)).join(' ')}; fetch ${body.ratios.map((r) => r.toFixed(3)).join(' ')}`);
+  console.log(
+    `heap: ${fmt(itlCount + 1)} content chunks in one turn; GC'd heap after 1,000 chunks ${fmt(warm)} B, after all ${fmt(end)} B: growth ${fmt(end - warm)} B (budget 65,536 B)`,
+  );
+}
+
+await main();

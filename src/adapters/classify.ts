@@ -1,0 +1,38 @@
+import type { Adapter, AdapterLike, Classification, MessageInfo } from '../core/types';
+import { raw } from './raw';
+import { count } from './wire';
+
+/**
+ * An Adapter from an AdapterLike: a plain function sees received messages as `'in'` and sent ones
+ * as `'out'`, so it decides both (undefined for a sent message means noise, not request). Anything
+ * that is not an adapter (e.g. from untyped code) falls back to `raw`.
+ */
+export function toAdapter(like: AdapterLike): Adapter {
+  if (typeof like === 'function') {
+    return {
+      name: like.name || 'custom',
+      received: (data, ctx) => like(data, 'in', ctx),
+      sent: (data, ctx) => like(data, 'out', ctx),
+    };
+  }
+  return typeof like?.received === 'function' ? like : raw();
+}
+
+const scratch: MessageInfo = { kind: 'noise' };
+
+/**
+ * A verdict as a complete, sanitised MessageInfo written into `out` (by default one shared object,
+ * so the hot path allocates nothing; read it before classifying another message). Unknown kinds and
+ * undefined are `noise`; invalid counts are undefined; error text is capped at 256 characters so a
+ * huge error payload cannot bloat a report.
+ */
+export function normalize(c: Classification, out: MessageInfo = scratch): MessageInfo {
+  const o = typeof c === 'object' && c !== null ? c : undefined;
+  const k = o ? o.kind : c;
+  out.kind = k === 'request' || k === 'content' || k === 'end' || k === 'error' ? k : 'noise';
+  out.tokens = count(o?.tokens);
+  out.audioMs = count(o?.audioMs);
+  out.usageTokens = count(o?.usageTokens);
+  out.error = typeof o?.error === 'string' ? o.error.slice(0, 256) : undefined;
+  return out;
+}

@@ -1,0 +1,29 @@
+import type { Adapter } from '../core/types';
+import { info } from './wire';
+
+export interface PcmOptions {
+  sampleRate: number;
+  /** Default 1. */
+  channels?: number;
+  /** Default `int16`. */
+  format?: 'int16' | 'float32';
+}
+
+/**
+ * Raw PCM audio: every binary message or body chunk is content carrying `byteLength` worth of media
+ * (no text tokens); text messages are noise. Every sent message is a request; an app that streams
+ * its microphone on the same socket can use `{ ...adapters.pcm(o), sent: () => 'noise' }` and start
+ * voice turns itself.
+ */
+export function pcm({ sampleRate, channels = 1, format = 'int16' }: PcmOptions): Adapter {
+  const bytesPerMs = (sampleRate * channels * (format === 'float32' ? 4 : 2)) / 1000;
+  if (!(bytesPerMs > 0 && bytesPerMs < Infinity)) {
+    throw new RangeError(`earshot: pcm needs sampleRate and channels > 0 (got ${sampleRate}, ${channels})`);
+  }
+  return {
+    name: 'pcm',
+    framing: 'chunk',
+    received: (data) =>
+      typeof data === 'string' ? 'noise' : info('content', 0, (data instanceof Blob ? data.size : data.byteLength) / bytesPerMs),
+  };
+}
