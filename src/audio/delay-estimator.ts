@@ -1,0 +1,124 @@
+/**
+ * Forgetting histogram as in NetEq: every add decays all buckets by f and gives 1 - f to the hit
+ * bucket; f ramps up as 1 - 2/(n + 1) to `forget`, so the first observations count fully.
+ */
+export class Histogram {
+  private readonly _p: Float64Array;
+  private _n = 0;
+
+  constructor(
+    buckets: number,
+    private readonly _width: number,
+    private readonly _forget: number,
+  ) {
+    this._p = new Float64Array(buckets);
+  }
+
+  add(v: number): void {
+    const p = this._p;
+    const f = Math.min(this._forget, 1 - 2 / (++this._n + 1));
+    for (let i = 0; i < p.length; i++) p[i] *= f;
+    p[Math.min(p.length - 1, Math.max(0, Math.floor(v / this._width)))] += 1 - f;
+  }
+
+  /** Upper edge of the bucket holding quantile q, 0 while empty. */
+  quantile(q: number): number {
+    const p = this._p;
+    let s = 0;
+    let i = 0;
+    if (!this._n) return 0;
+    while (i < p.length - 1 && (s += p[i]) < q) i++;
+    return (i + 1) * this._width;
+  }
+}
+
+const BUCKET_MS = 250;
+/** Buckets in the reference window (2 s, as NetEq's packet arrival history). */
+const WINDOW = 8;
+/** Peaks are the largest relative delay of each interval (NetEq: 500 ms). */
+const INTERVAL_MS = 500;
+/**
+ * Paths with a wide jitter body (Wi-Fi, cellular: link-layer and TCP retransmissions) also stall
+ * now and then, for far longer than their typical jitter: expect peaks this many times the median.
+ */
+const TAIL_PER_BODY = 40;
+/** Until this many chunks have shown the path's jitter, assume one that stalls this long. */
+export const PRIOR_MS = 150;
+const PRIOR_CHUNKS = 40;
+/** The transit floor fell this far within a turn: the source runs ahead of real time. */
+const AHEAD_MS = 100;
+
+/**
+ * Arrival model of one stream, learned across its turns. Each chunk's transit (arrival - media time)
+ * is compared with the fastest chunk of the last 2 s (the reference); the excess is its relative
+ * delay. The target covers the 95th percentile of per-interval peak delays, the peak of the open
+ * interval (so it reacts to a stall at once), and a tail inferred from the jitter body: the delay
+ * against the fastest chunk of the last 250-500 ms (a level shift does not inflate it), leaving out
+ * chunks held back behind a late one (they arrive in the same millisecond).
+ */
+export class DelayEstimator {
+  /** Transit reference of the current turn: the smallest arrival - media time of the last 2 s. */
+  _ref = 0;
+  /** How far (ms) the fastest recent chunk is ahead of the turn's first one. */
+  _ahead = 0;
+  /** The source ran ahead of real time in this turn: synthesised speech, whose audio must not be dropped. */
+  _generated = false;
+  private readonly _mins = new Float64Array(WINDOW);
+  private _bucket = NaN;
+  private _floor = 0;
+  private _lastMs = NaN;
+  private _ivEnd = 0;
+  private _ivMax = 0;
+  private _chunks = 0;
+  private readonly _peaks = new Histogram(200, 10, 0.983);
+  private readonly _body = new Histogram(200, 0.5, 0.99);
+
+  /** A new turn restarts media time, so the reference restarts; what was learned about the path stays. */
+  _restart(): void {
+    this._bucket = NaN;
+  }
+
+  /** Records a chunk whose first sample (media time mediaMs) arrived at nowMs. */
+  _add(nowMs: number, mediaMs: number): void {
+    const m = this._mins;
+    const len = WINDOW;
+    const x = nowMs - mediaMs;
+    const b = Math.floor(nowMs / BUCKET_MS);
+    const fresh = this._bucket !== this._bucket;
+    if (!(b - this._bucket < len)) {
+      // New turn, or silence longer than the whole window: nothing recent to compare with.
+      m.fill(Infinity);
+      this._bucket = b;
+      this._ivEnd = nowMs + INTERVAL_MS;
+      this._ivMax = 0;
+    }
+    if (fresh) {
+      this._floor = x;
+      this._generated = false;
+    }
+    while (this._bucket < b) m[(++this._bucket % len + len) % len] = Infinity;
+    const i = (this._bucket % len + len) % len;
+    const prev = (i + len - 1) % len;
+    if (x < m[i]) m[i] = x;
+    let r = Infinity;
+    for (let k = 0; k < len; k++) r = Math.min(r, m[k]);
+    this._ref = r;
+    this._ahead = this._floor - r;
+    if (this._ahead > AHEAD_MS) this._generated = true;
+    const d = x - r;
+    this._chunks++;
+    if (!(nowMs - this._lastMs <= 1)) this._body.add(x - Math.min(m[i], m[prev]));
+    this._lastMs = nowMs;
+    if (nowMs >= this._ivEnd) {
+      this._peaks.add(this._ivMax);
+      this._ivMax = d;
+      this._ivEnd = nowMs + INTERVAL_MS;
+    } else if (d > this._ivMax) this._ivMax = d;
+  }
+
+  /** Delay (ms) the playout should keep over the reference so that arrivals are rarely late. */
+  _target(): number {
+    const t = Math.max(this._peaks.quantile(0.95), this._ivMax, TAIL_PER_BODY * this._body.quantile(0.5));
+    return this._chunks < PRIOR_CHUNKS ? Math.max(t, PRIOR_MS) : t;
+  }
+}
