@@ -355,7 +355,7 @@ describe('adapters.openaiRealtime', () => {
       CONTENT,
       NOISE,
       { kind: 'end', usageTokens: 7 },
-      { kind: 'content', tokens: 0 }, // malformed base64: no negative duration
+      { kind: 'content', tokens: 0, audioMs: 0 }, // malformed base64: no bytes, no negative duration
       NOISE,
     ]);
   });

@@ -1,6 +1,6 @@
 import type { Adapter, AdapterLike, Classification, MessageInfo } from '../core/types';
 import { raw } from './raw';
-import { count } from './wire';
+import { KINDS } from './wire';
 
 /**
  * An Adapter from an AdapterLike: a plain function sees received messages as `'in'` and sent ones
@@ -18,18 +18,24 @@ export function toAdapter(like: AdapterLike): Adapter {
   return typeof like?.received === 'function' ? like : raw();
 }
 
+/** A count, or undefined when it is not a finite number >= 0 (NaN, negative, wrong type). */
+function count(v: unknown): number | undefined {
+  return typeof v === 'number' && v >= 0 && v < Infinity ? v : undefined;
+}
+
 const scratch: MessageInfo = { kind: 'noise' };
 
 /**
  * A verdict as a complete, sanitised MessageInfo written into `out` (by default one shared object,
  * so the hot path allocates nothing; read it before classifying another message). Unknown kinds and
  * undefined are `noise`; invalid counts are undefined; error text is capped at 256 characters so a
- * huge error payload cannot bloat a report.
+ * huge error payload cannot bloat a report. Every verdict passes through here, so adapters leave
+ * counts read from the wire to it.
  */
 export function normalize(c: Classification, out: MessageInfo = scratch): MessageInfo {
   const o = typeof c === 'object' && c !== null ? c : undefined;
   const k = o ? o.kind : c;
-  out.kind = k === 'request' || k === 'content' || k === 'end' || k === 'error' ? k : 'noise';
+  out.kind = (KINDS as readonly unknown[]).includes(k) ? (k as MessageInfo['kind']) : 'noise';
   out.tokens = count(o?.tokens);
   out.audioMs = count(o?.audioMs);
   out.usageTokens = count(o?.usageTokens);

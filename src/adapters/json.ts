@@ -1,5 +1,5 @@
 import type { Adapter, MessageKind } from '../core/types';
-import { count, errorText, info, parseJson } from './wire';
+import { fail, info, KINDS, parseJson } from './wire';
 
 export interface JsonAdapterOptions<M> {
   /** Field holding the message type. Default `type`. */
@@ -26,7 +26,7 @@ export interface JsonAdapterOptions<M> {
 export function json<M extends object = Record<string, unknown>>(options: JsonAdapterOptions<M>): Adapter {
   const field = options.typeField ?? 'type';
   const kinds = new Map<unknown, MessageKind>();
-  for (const kind of ['request', 'content', 'end', 'error'] as const) {
+  for (const kind of KINDS) {
     for (const type of options[kind] ?? []) kinds.set(type, kind);
   }
   return {
@@ -34,12 +34,11 @@ export function json<M extends object = Record<string, unknown>>(options: JsonAd
     received(data) {
       const o = parseJson(data);
       const kind = o && kinds.get(o[field]);
-      if (!o || !kind) return 'noise';
       if (kind === 'content') {
-        return info('content', count(options.tokens?.(o as M)), count(options.audioMs?.(o as M)));
+        return info(kind, undefined, undefined, options.audioMs?.(o as M), options.tokens?.(o as M));
       }
-      if (kind === 'error') return info('error', undefined, undefined, undefined, errorText(o.error ?? o, String(o[field])));
-      return kind;
+      // An unlisted type is undefined: noise.
+      return kind === 'error' ? fail(o, String(o![field])) : kind;
     },
     sent(data) {
       const o = parseJson(data);

@@ -23,7 +23,10 @@ export function pcm({ sampleRate, channels = 1, format = 'int16' }: PcmOptions):
   return {
     name: 'pcm',
     framing: 'chunk',
+    // A Blob's size, or a buffer's or view's byteLength.
     received: (data) =>
-      typeof data === 'string' ? 'noise' : info('content', 0, (data instanceof Blob ? data.size : data.byteLength) / bytesPerMs),
+      typeof data === 'string'
+        ? 'noise'
+        : info('content', undefined, undefined, ((data as Blob).size ?? (data as ArrayBuffer).byteLength) / bytesPerMs, 0),
   };
 }

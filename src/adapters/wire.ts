@@ -14,28 +14,20 @@ export function text(data: WireData): string | undefined {
 export type Json = Record<string, any>;
 
 /**
- * The message parsed as a JSON object, or undefined. Only a message starting with `{` is parsed (a
- * binary frame is decoded only when its first byte is `{`), so plain text, audio frames and
- * keep-alives never reach JSON.parse, and invalid JSON never throws.
+ * The message parsed as a JSON object, or undefined. Only a message starting with `{` is decoded and
+ * parsed, so plain text, audio frames and keep-alives never reach JSON.parse, and invalid JSON never
+ * throws. The first byte of binary data is read through a byte view of its buffer (a Blob, which has
+ * no buffer, gives an empty view).
  */
 export function parseJson(data: WireData): Json | undefined {
-  let s: string | undefined;
-  if (typeof data === 'string') s = data;
-  else if (!(data instanceof Blob)) {
-    const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
-    if (bytes[0] === 123) s = decoder.decode(bytes);
-  }
-  if (s?.charCodeAt(0) !== 123) return undefined;
+  const v = data as Json;
+  const first = typeof data === 'string' ? data.charCodeAt(0) : new Uint8Array(v.buffer ?? v, v.byteOffset)[0];
+  if (first !== 123) return undefined;
   try {
-    return JSON.parse(s) as Json;
+    return JSON.parse(text(data)!) as Json;
   } catch {
     return undefined;
   }
-}
-
-/** A count, or undefined when it is not a finite number >= 0 (NaN, negative, wrong type). */
-export function count(v: unknown): number | undefined {
-  return typeof v === 'number' && v >= 0 && v < Infinity ? v : undefined;
 }
 
 /** A non-empty string, or a non-empty array (tool calls). */
@@ -43,33 +35,45 @@ export function has(v: unknown): boolean {
   return typeof v === 'string' ? v !== '' : Array.isArray(v) && v.length > 0;
 }
 
-/** Error text from a string, an `{ message }` object, or a fallback. */
-export function errorText(e: unknown, fallback: string): string {
-  const m = typeof e === 'string' ? e : (e as Json | null)?.message;
+/** True when one of `fields` of `o` is non-empty (see `has`). A loop, not `some`: no closure per message. */
+export function hasAny(o: Json | undefined, fields: readonly string[]): boolean {
+  for (const f of fields) if (has(o?.[f])) return true;
+  return false;
+}
+
+/** Error text: a string, or an object's `error.message`, `error` or `message`; else the fallback. */
+export function errorText(e: any, fallback: string): string {
+  const m = typeof e === 'string' ? e : (e?.error?.message ?? e?.error ?? e?.message);
   return typeof m === 'string' && m ? m : fallback;
 }
+
+/** The kinds an adapter may name besides `noise`. */
+export const KINDS = ['request', 'content', 'end', 'error'] as const;
 
 // Adapters return this one object, refilled per message: the transport reads it before the next
 // message is classified, so no verdict allocates.
 const out: MessageInfo = { kind: 'noise' };
 
-/** A verdict with counts, in the shared object (valid until the next classification). */
+/**
+ * A verdict with counts, in the shared object (valid until the next classification). Counts taken
+ * from the wire go in unchecked: every verdict passes through `normalize`, which drops invalid ones.
+ */
 export function info(
   kind: MessageKind,
-  tokens?: number,
-  audioMs?: number,
   usageTokens?: number,
   error?: string,
+  audioMs?: number,
+  tokens?: number,
 ): MessageInfo {
   out.kind = kind;
-  out.tokens = tokens;
-  out.audioMs = audioMs;
   out.usageTokens = usageTokens;
   out.error = error;
+  out.audioMs = audioMs;
+  out.tokens = tokens;
   return out;
 }
 
-/** `{ "error": ... }` or `{ "type": "error", ... }` as an error verdict with its message, else undefined. */
-export function jsonError(o: Json): MessageInfo | undefined {
-  return o.error || o.type === 'error' ? info('error', undefined, undefined, undefined, errorText(o.error ?? o, 'error')) : undefined;
+/** An error verdict whose text is taken from `e` (see `errorText`). */
+export function fail(e: unknown, fallback = 'error'): MessageInfo {
+  return info('error', undefined, errorText(e, fallback));
 }

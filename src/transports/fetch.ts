@@ -64,15 +64,21 @@ export function observeBody(
     },
     { highWaterMark: 0 },
   );
-  const wrapped = new Response(stream, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
-  // A constructed Response has no URL of its own: keep what the app would have seen.
-  for (const key of ['url', 'redirected', 'type'] as const) {
-    Object.defineProperty(wrapped, key, { value: response[key] });
+  const { status, statusText, headers } = response;
+  return dress(new Response(stream, { status, statusText, headers }), response);
+}
+
+/**
+ * A constructed Response has no URL of its own and mutable headers: give it the fetched one's, and
+ * the same on its clones, so the app sees what it would have seen.
+ */
+function dress(wrapped: Response, original: Response): Response {
+  for (const key of ['url', 'redirected', 'type', 'headers'] as const) {
+    Object.defineProperty(wrapped, key, { value: original[key] });
   }
+  Object.defineProperty(wrapped, 'clone', {
+    value: () => dress(Response.prototype.clone.call(wrapped), original),
+  });
   return wrapped;
 }
 
