@@ -1,5 +1,11 @@
 import { defineConfig, devices } from '@playwright/test';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './e2e/chromium';
 import { ORIGIN } from './e2e/env';
+
+const browser = {
+  ...devices['Desktop Chrome'],
+  launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS },
+};
 
 // Real Chromium against a local server whose streams have known timing (e2e/server.ts).
 // Two workers at most: the suite runs on two cores, and timing assertions need the headroom.
@@ -19,24 +25,9 @@ export default defineConfig({
     trace: 'retain-on-failure',
   },
   projects: [
-    {
-      name: 'chromium',
-      use: {
-        ...devices['Desktop Chrome'],
-        launchOptions: {
-          executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-          args: [
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-            '--no-first-run',
-            '--autoplay-policy=no-user-gesture-required',
-          ],
-        },
-      },
-    },
+    { name: 'chromium', testIgnore: /demo\.spec\.ts/, use: browser },
+    // The demo rebuilds dist/ as `npm run demo` does: only once every page that loads dist/ is done.
+    { name: 'demo', testMatch: /demo\.spec\.ts/, dependencies: ['chromium'], use: browser },
   ],
   webServer: {
     command: 'npx tsx e2e/server.ts',

@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
-import { launchChromium } from './chromium';
+import { launchChromium } from '../e2e/chromium';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const WS_MESSAGES = 100_000;
