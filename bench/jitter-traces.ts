@@ -95,11 +95,12 @@ export function synthTrace(family: Family, seed: number): Trace {
         break;
       case 'tts-fast':
         send = i ? send + 20 * 0.3 * (1 + 0.3 * normal()) : 180;
-        net = 30 + gamma2(5.5);
+        net = 30 + gamma2(5);
         break;
       case 'tts-realtime':
-        send = i ? send + 20 * 0.9 * (1 + 0.19 * normal()) + (mediaMs % 3000 === 0 ? uniform(150, 400) : 0) : 220;
-        net = 25 + gamma2(3.5);
+        // The pause for the next sentence comes before the chunk after each 3 s sentence.
+        send = i ? send + 20 * 0.9 * (1 + 0.19 * normal()) + (mediaMs > 3000 && mediaMs % 3000 === 20 ? uniform(150, 400) : 0) : 220;
+        net = 25 + gamma2(4);
         break;
       case 'tts-overload': {
         const rtf = mediaMs >= 4000 && mediaMs < 7000 ? 1.15 : 0.7;

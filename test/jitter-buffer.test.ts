@@ -323,6 +323,22 @@ describe('JitterBuffer: adaptation', () => {
     expect(maxStep(out)).toBeLessThan(0.06);
   });
 
+  it('builds a cushion for the pause before the next sentence of speech generated near real time', () => {
+    // Synthesis at RTF 0.9 (18 ms per 20 ms chunk), then a 350 ms pause before the second sentence:
+    // the source's own 10 % lead (300 ms over 3 s) is not enough; expansion makes up the rest.
+    const arrivals = Array.from({ length: 220 }, (_, i) => 100 + i * 18 + ((i * 7) % 5) + (i >= 150 ? 350 : 0));
+    const b = make({}, 24000);
+    const chunks = paced(arrivals);
+    run(b, chunks, 2800);
+    expect(b.stats().targetDelayMs).toBe(300);
+    const out = run(b, chunks, 5200, 2800);
+    const s = b.stats();
+    expect(s.concealedSamples).toBe(0);
+    expect(s.insertedSamplesForDeceleration).toBeGreaterThan(0);
+    expect(s.jitterBufferEmittedCount).toBe(220 * 960 + s.insertedSamplesForDeceleration - s.removedSamplesForAcceleration);
+    expect(maxStep(out)).toBeLessThan(0.06);
+  });
+
   it('prebuffers a source sent in real time', () => {
     const b = make({}, 24000);
     run(b, paced(Array.from({ length: 50 }, (_, i) => 100 + i * 20)), 1500);

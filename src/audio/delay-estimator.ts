@@ -47,6 +47,13 @@ export const PRIOR_MS = 150;
 const PRIOR_CHUNKS = 40;
 /** The transit floor fell this far within a turn: the source runs ahead of real time. */
 const AHEAD_MS = 100;
+/**
+ * Synthesised speech pauses between sentences for about as long as the synthesis of the next one
+ * takes to start (its time to first audio, a few hundred ms), and a source near real time has not
+ * built that cushion by itself: keep at least this much queued. Its audio is never dropped, so the
+ * cushion costs no dropped speech, and the stretch builds it while speech plays.
+ */
+const PAUSE_MS = 300;
 
 /**
  * Arrival model of one stream, learned across its turns. Each chunk's transit (arrival - media time)
@@ -119,6 +126,7 @@ export class DelayEstimator {
   /** Delay (ms) the playout should keep over the reference so that arrivals are rarely late. */
   _target(): number {
     const t = Math.max(this._peaks.quantile(0.95), this._ivMax, TAIL_PER_BODY * this._body.quantile(0.5));
-    return this._chunks < PRIOR_CHUNKS ? Math.max(t, PRIOR_MS) : t;
+    const floor = this._generated ? PAUSE_MS : this._chunks < PRIOR_CHUNKS ? PRIOR_MS : 0;
+    return Math.max(t, floor);
   }
 }
