@@ -3,6 +3,16 @@ import type { TerserOptions } from 'vite';
 /** Public entry points: package `exports` subpath -> source file. One list serves the build and the size budget. */
 export const entries: Record<string, string> = {
   earshot: 'src/index.ts',
+  'jitter-buffer': 'src/jitter-buffer.ts',
+};
+
+/**
+ * AudioWorklet modules: output file name -> source, and the modules it also exports to the main
+ * thread. Each is built self-contained; the library build imports those modules from the worklet
+ * file rather than bundling a second copy (see vite.config.ts).
+ */
+export const worklets: Record<string, { entry: string; provides: string[] }> = {
+  'jitter-buffer-worklet': { entry: 'src/audio/worklet.ts', provides: ['src/audio/jitter-buffer.ts'] },
 };
 
 /** Members named `_x` are internal: mangled in the shipped bundles to keep them small. */
@@ -10,5 +20,6 @@ export const terserOptions: TerserOptions = {
   ecma: 2020,
   module: true,
   compress: { passes: 2 },
+  format: { comments: false },
   mangle: { properties: { regex: /^_/ } },
 };

@@ -1,9 +1,9 @@
 import { adapters, toAdapter } from './adapters';
-import { Recorder, type RecorderOptions, type TurnRecord } from './core/recorder';
+import { Recorder, TurnRecord, type RecorderOptions } from './core/recorder';
 import { redactUrl, SECRET_PARAMS } from './core/redact';
-import type { AdapterLike, SloCriterion, Summary } from './core/types';
-import { describe, observeBody } from './transports/fetch';
-import { StreamObserver } from './transports/observer';
+import { CRITERIA } from './core/slo';
+import type { AdapterLike, Summary, Transport } from './core/types';
+import { observeResponse } from './transports/fetch';
 import { observeWebSocket } from './transports/websocket';
 
 export interface MonitorOptions extends Omit<RecorderOptions, 'now' | 'timeOrigin'> {
@@ -30,6 +30,8 @@ export interface ManualTurn {
   usage(tokens: number): void;
   /** The first audible sample was heard at `at` (performance.now, output latency included). */
   audioHeard(at?: number): void;
+  /** A player will call `audioHeard`: the turn's report waits for it (at most 3 s after the turn ends). */
+  awaitAudio(): void;
   end(): void;
   fail(error?: unknown): void;
   abandon(reason?: string): void;
@@ -42,6 +44,8 @@ export interface Monitor {
   fetch(input: RequestInfo | URL, init?: RequestInit, options?: TransportOptions): Promise<Response>;
   /** A manual turn. */
   turn(): ManualTurn;
+  /** The open turn whose content chunk arrived last: from a message handler, the turn that delivered it. */
+  activeTurn(): ManualTurn | undefined;
   /** Aggregates over every turn and connection so far. */
   summary(): Summary;
   /** The peak of active connections since the last call (for an exporter's interval). */
@@ -50,88 +54,60 @@ export interface Monitor {
   patchGlobals(options?: TransportOptions): () => void;
   /** Errors inside earshot that were caught (never thrown into the app). */
   readonly internalErrors: number;
-  readonly recorder: Recorder;
 }
 
 const OPTION_NAMES = ['slo', 'stallMs', 'chunkTimes', 'onTurn', 'onConnection', 'onError', 'redact'];
-const SLO_BOUNDS: SloCriterion[] = ['ttftMs', 'ttfaMs', 'tpotMs', 'e2eMs', 'maxGapMs'];
 
 /** Reject options that would silently measure nothing, naming the option. */
 function validate(options: MonitorOptions): void {
-  for (const key of Object.keys(options)) {
+  for (const key in options) {
     if (!OPTION_NAMES.includes(key)) throw new TypeError(`earshot: unknown option "${key}"`);
   }
+  const check = (name: string, value: unknown, below = Infinity) => {
+    if (value !== undefined && !(typeof value === 'number' && value >= 0 && value < below)) {
+      throw new RangeError(`earshot: ${name} must be a number in [0, ${below}) (got ${String(value)})`);
+    }
+  };
   const slo = options.slo ?? {};
-  for (const key of SLO_BOUNDS) {
-    const v = slo[key];
-    if (v !== undefined && !(typeof v === 'number' && v >= 0)) {
-      throw new RangeError(`earshot: slo.${key} must be a number >= 0 (got ${String(v)})`);
-    }
-  }
-  const objective = slo.objective;
-  if (objective !== undefined && !(objective > 0 && objective < 1)) {
-    throw new RangeError(`earshot: slo.objective must be between 0 and 1 (got ${String(objective)})`);
-  }
-  for (const key of ['stallMs', 'chunkTimes'] as const) {
-    const v = options[key];
-    if (v !== undefined && !(typeof v === 'number' && v >= 0)) {
-      throw new RangeError(`earshot: ${key} must be a number >= 0 (got ${String(v)})`);
-    }
-  }
-}
-
-function urlOf(input: RequestInfo | URL): string {
-  return typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-}
-
-function defaultBodyAdapter(contentType: string | null): AdapterLike {
-  const type = contentType ?? '';
-  if (type.includes('text/event-stream')) return adapters.sse();
-  if (type.includes('ndjson') || type.includes('jsonl')) return adapters.ndjson();
-  return adapters.raw();
+  check('stallMs', options.stallMs);
+  check('chunkTimes', options.chunkTimes);
+  check('slo.objective', slo.objective, 1);
+  for (const key of CRITERIA) check(`slo.${key}`, slo[key]);
 }
 
 export function createMonitor(options: MonitorOptions = {}): Monitor {
   validate(options);
-  const now = () => performance.now();
-  const recorder = new Recorder({ ...options, now });
+  const recorder = new Recorder(options);
+  const now = recorder.now;
   const secrets = options.redact ?? SECRET_PARAMS;
-  let internalErrors = 0;
-  const onInternalError = (error: unknown) => {
-    internalErrors++;
-    try {
-      options.onError?.(error);
-    } catch {
-      // The app's error callback failing must not turn into an exception in its event handlers.
-    }
-  };
   /** Run earshot's own work so that a failure in it is counted, never thrown into the app. */
   const guard = <T>(work: () => T): T | undefined => {
     try {
       return work();
     } catch (error) {
-      onInternalError(error);
+      recorder._internalError(error);
       return undefined;
     }
   };
+  const connect = (transport: Transport, url: string) => recorder.connection(transport, redactUrl(url, secrets));
   // The transports earshot wraps: the globals as they were before `patchGlobals`, read lazily so a
   // fetch stubbed after `createMonitor` is the one used.
   let baseFetch: typeof fetch | undefined;
   let BaseWebSocket: typeof WebSocket | undefined;
+  let unpatch: (() => void) | undefined;
 
   const instrumentWebSocket = (ws: WebSocket, url: string | URL, transportOptions?: TransportOptions) => {
     guard(() => {
-      const connection = recorder.connection('websocket', redactUrl(String(url), secrets));
-      const adapter = toAdapter(transportOptions?.adapter ?? adapters.raw());
-      observeWebSocket(ws, new StreamObserver(connection, adapter, onInternalError), now);
+      const connection = connect('websocket', String(url));
+      connection._adapter = toAdapter(transportOptions?.adapter ?? adapters.raw());
+      observeWebSocket(ws, connection);
     });
     return ws;
   };
 
   const monitor: Monitor = {
-    recorder,
     get internalErrors() {
-      return internalErrors;
+      return recorder._errors;
     },
 
     websocket(url, protocols, transportOptions) {
@@ -142,64 +118,31 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     async fetch(input, init, transportOptions) {
       const base = baseFetch ?? fetch;
       const t0 = now();
+      const request = input instanceof Request ? input : undefined;
       const connection = guard(() => {
-        const c = recorder.connection('fetch', redactUrl(urlOf(input), secrets));
+        const c = connect('fetch', request?.url ?? String(input));
         c.startTurn(t0);
         return c;
       });
-      const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+      const signal = init?.signal ?? request?.signal;
       let response: Response;
       try {
         response = await base(input, init);
       } catch (error) {
-        guard(() => connection?.close(signal?.aborted ? 'abandoned' : 'dropped', now(), describe(error)));
+        guard(() => connection?.close(signal?.aborted ? 'abandoned' : 'dropped', now(), String(error)));
         throw error;
       }
-      if (!connection) return response;
-      return (
-        guard(() => {
-          const t = now();
-          const turn = connection.current;
-          turn?.byte(t);
-          const body = response.body;
-          if (!response.ok || !body) {
-            if (!response.ok) turn?.finish('error', t, `HTTP ${response.status}`);
-            connection.close('clean', t);
-            return response;
-          }
-          const adapter = transportOptions?.adapter ?? defaultBodyAdapter(response.headers.get('content-type'));
-          const stream = new StreamObserver(connection, toAdapter(adapter), onInternalError);
-          return observeBody(response, body, stream, signal ?? undefined, now);
-        }) ?? response
-      );
+      return (connection && guard(() => observeResponse(response, connection, signal, transportOptions?.adapter))) ?? response;
     },
 
-    turn() {
-      let record: TurnRecord | undefined;
-      const started = () => (record ??= recorder.manual.startTurn(now()));
-      const turn: ManualTurn = {
-        get id() {
-          return record?.id;
-        },
-        start() {
-          started();
-          return turn;
-        },
-        byte: () => started().byte(now()),
-        content: (tokens, audioMs) => started().content(now(), tokens, audioMs),
-        usage: (tokens) => started().usage(tokens),
-        audioHeard: (at) => started().audioHeard(at ?? now()),
-        end: () => started().finish('complete', now()),
-        fail: (error) => started().finish('error', now(), error === undefined ? 'error' : describe(error)),
-        abandon: (reason) => started().finish('abandoned', now(), reason ?? 'abandoned by the app'),
-      };
-      return turn;
-    },
-
+    turn: () => new TurnRecord(recorder.manual),
+    activeTurn: () => (recorder._lastContent?._ended ? undefined : recorder._lastContent),
     summary: () => recorder.summary(),
     takePeak: () => recorder.takePeak(),
 
     patchGlobals(transportOptions) {
+      // Patching twice would make the second patch wrap the first: keep the one in place.
+      if (unpatch) return unpatch;
       const g = globalThis;
       const previousFetch = g.fetch;
       const PreviousWebSocket = g.WebSocket;
@@ -215,12 +158,11 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
         },
       });
       g.WebSocket = PatchedWebSocket;
-      return () => {
+      return (unpatch = () => {
         if (g.fetch === patchedFetch) g.fetch = previousFetch;
         if (g.WebSocket === PatchedWebSocket) g.WebSocket = PreviousWebSocket;
-        baseFetch = undefined;
-        BaseWebSocket = undefined;
-      };
+        baseFetch = BaseWebSocket = unpatch = undefined;
+      });
     },
   };
 

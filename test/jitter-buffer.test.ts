@@ -323,6 +323,25 @@ describe('JitterBuffer: adaptation', () => {
     expect(maxStep(out)).toBeLessThan(0.06);
   });
 
+  it('starts a source delivering media at twice real time from its second chunk, 25 ms behind it', () => {
+    // The second 20 ms chunk comes 4 ms after the first: 20 ms of media in 4 ms is past 2 x 4 + 10.
+    // Playback starts once the playout is 25 ms behind the fastest chunk (arrival 204 - media 20),
+    // at the first quantum from 209 ms: quantum 79 (210.67 ms); its frame 1 is the first audible.
+    const arrivals = [200, 204, 214, 224, 227, 230].concat(Array.from({ length: 94 }, (_, i) => 233 + i * 6));
+    const b = make({}, 24000);
+    run(b, paced(arrivals), 2500);
+    expect(b.playout.firstAudibleMs).toBeCloseTo((79 * 128 + 1) / 48, 9);
+    expect(b.stats().concealedSamples).toBe(0);
+  });
+
+  it('does not take a paced source whose first chunk came late for one ahead of real time', () => {
+    // The first chunk 12 ms late: 20 ms of media 8 ms later is twice real time, but within jitter.
+    const b = make({}, 24000);
+    run(b, paced([100].concat(Array.from({ length: 49 }, (_, i) => 108 + i * 20))), 1500);
+    expect(b.playout.firstAudibleMs - 100).toBeGreaterThanOrEqual(100);
+    expect(b.stats().concealedSamples).toBe(0);
+  });
+
   it('builds a cushion for the pause before the next sentence of speech generated near real time', () => {
     // Synthesis at RTF 0.9 (18 ms per 20 ms chunk), then a 350 ms pause before the second sentence:
     // the source's own 10 % lead (300 ms over 3 s) is not enough; expansion makes up the rest.

@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { Recorder, type RecorderOptions } from '../src/core/recorder';
-import type { ConnectionReport, TurnReport } from '../src/core/types';
+import { describe, expect, it, vi } from 'vitest';
+import { toAdapter } from '../src/adapters';
+import { Recorder, TurnRecord, type RecorderOptions } from '../src/core/recorder';
+import type { AdapterFunction, ConnectionReport, TurnReport } from '../src/core/types';
+import { createMonitor } from '../src/index';
 
 /** A recorder on a hand-driven clock that keeps every report it emits. */
 function setup(options: RecorderOptions = {}) {
@@ -23,8 +25,8 @@ describe('turn metrics', () => {
     const c = recorder.connection('websocket', 'wss://x/y');
     const turn = c.startTurn(at(100));
     turn.byte(at(140));
-    for (const ms of [150, 170, 190, 250]) turn.content(at(ms));
-    turn.finish('complete', at(260));
+    for (const ms of [150, 170, 190, 250]) turn.content(undefined, undefined, at(ms));
+    turn.end(at(260));
     const r = turns[0];
     expect(r.t0).toBe(100);
     expect(r.startTime).toBe(1_000_100);
@@ -50,10 +52,10 @@ describe('turn metrics', () => {
   it('uses the server usage count for TPOT and clears the estimate flag', () => {
     const { recorder, turns, at } = setup();
     const turn = recorder.connection('fetch').startTurn(at(0));
-    turn.content(at(10), 3);
-    turn.content(at(30), 2);
+    turn.content(3, undefined, at(10));
+    turn.content(2, undefined, at(30));
     turn.usage(11);
-    turn.finish('complete', at(31));
+    turn.end(at(31));
     expect(turns[0].tokens).toBe(11);
     expect(turns[0].tokensEstimated).toBe(false);
     expect(turns[0].tpotMs).toBe(2);
@@ -62,9 +64,9 @@ describe('turn metrics', () => {
   it('counts adapter token counts without flagging them as estimates', () => {
     const { recorder, turns, at } = setup();
     const turn = recorder.connection('fetch').startTurn(at(0));
-    turn.content(at(10), 3);
-    turn.content(at(40), 4);
-    turn.finish('complete', at(40));
+    turn.content(3, undefined, at(10));
+    turn.content(4, undefined, at(40));
+    turn.end(at(40));
     expect(turns[0].tokens).toBe(7);
     expect(turns[0].tokensEstimated).toBe(false);
     expect(turns[0].tpotMs).toBe(5);
@@ -73,8 +75,8 @@ describe('turn metrics', () => {
   it('leaves TPOT undefined for one token and passes its SLO', () => {
     const { recorder, turns, at } = setup({ slo: { tpotMs: 1 } });
     const turn = recorder.connection('fetch').startTurn(at(0));
-    turn.content(at(10));
-    turn.finish('complete', at(10));
+    turn.content(undefined, undefined, at(10));
+    turn.end(at(10));
     expect(turns[0].tpotMs).toBeUndefined();
     expect(turns[0].slo.good).toBe(true);
   });
@@ -82,10 +84,10 @@ describe('turn metrics', () => {
   it('computes RTF for audio-bearing turns and TTFA from the heard time', () => {
     const { recorder, turns, at } = setup();
     const turn = recorder.connection('websocket').startTurn(at(1000));
-    turn.content(at(1100), undefined, 500);
-    turn.content(at(1300), undefined, 500);
+    turn.content(undefined, 500, at(1100));
+    turn.content(undefined, 500, at(1300));
     turn.audioHeard(at(1180));
-    turn.finish('complete', at(1300));
+    turn.end(at(1300));
     expect(turns[0].audioMs).toBe(1000);
     expect(turns[0].rtf).toBe(0.3);
     expect(turns[0].ttfaMs).toBe(180);
@@ -95,10 +97,10 @@ describe('turn metrics', () => {
     const { recorder, turns, at } = setup();
     const c = recorder.connection('websocket');
     const turn = c.startTurn(at(0));
-    turn.finish('error', at(5), 'boom');
-    turn.finish('complete', at(6));
+    turn.fail('boom', at(5));
+    turn.end(at(6));
     c.close('dropped', at(7), 'reset');
-    turn.content(at(8));
+    turn.content(undefined, undefined, at(8));
     expect(turns).toHaveLength(1);
     expect(turns[0].outcome).toBe('error');
     expect(turns[0].reason).toBe('boom');
@@ -108,8 +110,8 @@ describe('turn metrics', () => {
   it('caps chunk times and keeps memory per turn independent of the chunk count', () => {
     const { recorder, turns, at } = setup({ chunkTimes: 2 });
     const turn = recorder.connection('websocket').startTurn(at(0));
-    for (let i = 1; i <= 100_000; i++) turn.content(at(i));
-    turn.finish('complete', at(100_000));
+    for (let i = 1; i <= 100_000; i++) turn.content(undefined, undefined, at(i));
+    turn.end(at(100_000));
     expect(turns[0].chunkTimes).toEqual([1, 2]);
     expect(turns[0].itl.count).toBe(99_999);
     expect(turns[0].itl.p50).toBeCloseTo(1, 1);
@@ -120,10 +122,8 @@ describe('SLO evaluation', () => {
   const run = (slo: RecorderOptions['slo']) => {
     const { recorder, turns, at } = setup({ slo });
     const turn = recorder.connection('fetch').startTurn(at(0));
-    turn.content(at(300));
-    turn.content(at(320));
-    turn.content(at(400));
-    turn.finish('complete', at(400));
+    for (const ms of [300, 320, 400]) turn.content(undefined, undefined, at(ms));
+    turn.end(at(400));
     return turns[0].slo;
   };
 
@@ -141,10 +141,10 @@ describe('SLO evaluation', () => {
   it('fails TTFT when no content arrived, and TTFA only for audio turns', () => {
     const { recorder, turns, at } = setup({ slo: { ttftMs: 100, ttfaMs: 100 } });
     const c = recorder.connection('fetch');
-    c.startTurn(at(0)).finish('complete', at(10));
+    c.startTurn(at(0)).end(at(10));
     const audio = c.startTurn(at(20));
-    audio.content(at(30), 1, 20);
-    audio.finish('complete', at(40));
+    audio.content(1, 20, at(30));
+    audio.end(at(40));
     expect(turns[0].slo.failed).toEqual(['ttftMs']);
     expect(turns[1].slo.failed).toEqual(['ttfaMs']);
   });
@@ -154,8 +154,8 @@ describe('SLO evaluation', () => {
     const c = recorder.connection('websocket');
     for (const outcome of ['error', 'dropped'] as const) {
       const turn = c.startTurn(at(0));
-      turn.content(at(1));
-      turn.finish(outcome, at(2));
+      turn.content(undefined, undefined, at(1));
+      turn._finish(outcome, at(2));
     }
     expect(turns.map((t) => t.slo)).toEqual([
       { good: false, failed: ['outcome'] },
@@ -170,8 +170,8 @@ describe('aggregates', () => {
     const turnWith = (ttft: number, outcome: 'complete' | 'error' | 'dropped' | 'abandoned') => {
       const c = recorder.connection('fetch');
       const turn = c.startTurn(at(0));
-      turn.content(at(ttft));
-      turn.finish(outcome, at(ttft));
+      turn.content(undefined, undefined, at(ttft));
+      turn._finish(outcome, at(ttft));
       c.close(outcome === 'dropped' ? 'dropped' : outcome === 'abandoned' ? 'abandoned' : 'clean', at(ttft));
     };
     for (let i = 0; i < 6; i++) turnWith(50, 'complete');
@@ -210,7 +210,7 @@ describe('aggregates', () => {
   it('abandons every open turn and connection at unload', () => {
     const { recorder, turns, connections, at } = setup();
     const c = recorder.connection('websocket');
-    c.startTurn(at(0)).content(at(5));
+    c.startTurn(at(0)).content(undefined, undefined, at(5));
     recorder.connection('fetch').startTurn(at(1));
     recorder.abandonAll('page unload');
     expect(turns.map((t) => [t.outcome, t.reason])).toEqual([
@@ -230,8 +230,217 @@ describe('aggregates', () => {
       onError: (e) => errors.push(e),
     });
     const turn = recorder.connection('fetch').startTurn(0);
-    expect(() => turn.finish('complete', 1)).not.toThrow();
+    expect(() => turn.end(1)).not.toThrow();
     expect(errors).toHaveLength(1);
     expect(recorder.summary().turns.complete).toBe(1);
+  });
+});
+
+describe('manual turns', () => {
+  it('start at start(): t0 from the clock, once; then content, usage and end', () => {
+    const { recorder, turns, at } = setup();
+    const turn = new TurnRecord(recorder.manual);
+    expect(turn.id).toBeUndefined();
+    expect(recorder.summary().turns.started).toBe(0);
+    at(100);
+    expect(turn.start()).toBe(turn);
+    expect(turn.id).toBe('t1');
+    at(150);
+    turn.start(); // only the first call counts
+    turn.content(2);
+    at(170);
+    turn.content(3, 40);
+    turn.usage(9);
+    turn.audioHeard(160);
+    at(200);
+    turn.end();
+    expect(turns[0]).toMatchObject({
+      id: 't1',
+      connectionId: 'manual',
+      transport: 'manual',
+      t0: 100,
+      ttfbMs: 50,
+      ttftMs: 50,
+      ttfaMs: 60,
+      e2eMs: 70,
+      tokens: 9,
+      tokensEstimated: false,
+      chunks: 2,
+      audioMs: 40,
+      outcome: 'complete',
+    });
+    expect(recorder.summary().connections.opened).toBe(0);
+  });
+
+  it('starts implicitly at the first call of any other method', () => {
+    const { recorder, turns, at } = setup();
+    const turn = new TurnRecord(recorder.manual);
+    at(40);
+    turn.content();
+    at(55);
+    turn.fail(new TypeError('boom'));
+    expect(turns[0]).toMatchObject({ t0: 40, ttftMs: 0, e2eMs: 0, outcome: 'error', reason: 'TypeError: boom' });
+    const quiet = new TurnRecord(recorder.manual);
+    at(60);
+    quiet.abandon();
+    expect(turns[1]).toMatchObject({ t0: 60, outcome: 'abandoned', reason: 'abandoned by the app' });
+    new TurnRecord(recorder.manual).fail();
+    expect(turns[2]).toMatchObject({ outcome: 'error', reason: 'error' });
+    expect(recorder.summary().turns).toMatchObject({ started: 3, open: 0, valid: 2 });
+  });
+
+  it('completes an open manual turn when the next one starts, and abandons one open at unload', () => {
+    const { recorder, turns, at } = setup();
+    const first = new TurnRecord(recorder.manual).start(at(0));
+    const second = new TurnRecord(recorder.manual).start(at(10));
+    expect(turns.map((t) => [t.id, t.outcome, t.e2eMs])).toEqual([['t1', 'complete', 10]]);
+    expect(recorder.summary().turns.open).toBe(1);
+    recorder.abandonAll('page unload');
+    first.end(at(20)); // already reported
+    second.end(at(20));
+    expect(turns.map((t) => [t.id, t.outcome, t.reason])).toEqual([
+      ['t1', 'complete', undefined],
+      ['t2', 'abandoned', 'page unload'],
+    ]);
+  });
+
+  it('is what monitor.turn() returns', () => {
+    const turns: TurnReport[] = [];
+    const monitor = createMonitor({ onTurn: (t) => turns.push(t) });
+    const turn = monitor.turn();
+    expect(turn.id).toBeUndefined();
+    turn.start().content(4);
+    turn.end();
+    expect(turns).toHaveLength(1);
+    expect(turns[0]).toMatchObject({ id: turn.id, transport: 'manual', tokens: 4, chunks: 1, outcome: 'complete' });
+  });
+});
+
+describe('messages through an adapter', () => {
+  /** A connection whose adapter reads each message as its kind, e.g. 'content' or 'end'. */
+  function connection(requireEnd: boolean) {
+    const { recorder, turns, connections, at } = setup();
+    const c = recorder.connection('websocket');
+    const adapter: AdapterFunction = (data, direction, ctx) => {
+      ctx.requireEnd = requireEnd;
+      return direction === 'out' ? 'request' : (data as 'content');
+    };
+    c._adapter = toAdapter(adapter);
+    return { recorder, c, turns, connections, at };
+  }
+
+  it('without explicit ends, each request the app sends ends the turn before it', () => {
+    const { c, turns, at } = connection(false);
+    c._sent('q1', at(0));
+    c._received('content', at(10));
+    c._sent('q2', at(20));
+    c._received('content', at(35));
+    c._received('noise', at(40));
+    c.close('clean', at(50));
+    expect(turns.map((t) => [t.t0, t.ttftMs, t.e2eMs, t.outcome])).toEqual([
+      [0, 10, 10, 'complete'],
+      [20, 15, 20, 'complete'], // noise is a byte of the reply too
+    ]);
+  });
+
+  it('with explicit ends, a request while a turn is open belongs to it, and a missing end is a drop', () => {
+    const { c, turns, connections, at } = connection(true);
+    c._received('request', at(0)); // e.g. server VAD: the turn starts, and this is its first byte
+    c._sent('q', at(5));
+    c._received('content', at(10));
+    c._received('end', at(20));
+    c._sent('q', at(30));
+    c._received('content', at(45));
+    c.close('clean', at(50));
+    expect(turns.map((t) => [t.t0, t.ttfbMs, t.ttftMs, t.outcome, t.reason])).toEqual([
+      [0, 0, 10, 'complete', undefined],
+      [30, 15, 15, 'dropped', 'ended before the end of the turn'],
+    ]);
+    expect(connections[0]).toMatchObject({ outcome: 'dropped', turns: 2 });
+  });
+
+  it('ignores messages after the connection closed, and counts an adapter that throws', () => {
+    const errors: unknown[] = [];
+    const recorder = new Recorder({ onError: (e) => errors.push(e) });
+    const c = recorder.connection('websocket');
+    c._adapter = toAdapter(() => {
+      throw new Error('adapter bug');
+    });
+    c._received('x', 1);
+    c._sent('x', 2);
+    expect(recorder._errors).toBe(2);
+    expect(errors).toHaveLength(2);
+    c._adapter = toAdapter(() => 'request');
+    c.close('dropped', 3, 'reset');
+    c._received('x', 4);
+    c._sent('x', 5);
+    expect(recorder.summary().turns.started).toBe(0);
+  });
+});
+
+describe('time to first audio from a player', () => {
+  it('holds the report of a turn that ended before its audio was heard, until it is', () => {
+    const { recorder, turns, at } = setup();
+    const turn = new TurnRecord(recorder.manual).start(at(0));
+    turn.awaitAudio();
+    turn.content(undefined, 200, at(50));
+    turn.end(at(60));
+    expect(turns).toHaveLength(0);
+    expect(recorder.summary().turns.open).toBe(1);
+    turn.audioHeard(at(140));
+    turn.audioHeard(at(150));
+    expect(turns).toHaveLength(1);
+    expect(turns[0]).toMatchObject({ ttfaMs: 140, e2eMs: 50, outcome: 'complete' });
+  });
+
+  it('reports without TTFA once the wait runs out, and only once', () => {
+    vi.useFakeTimers();
+    try {
+      const { recorder, turns, at } = setup({ slo: { ttfaMs: 500 } });
+      const turn = new TurnRecord(recorder.manual).start(at(0));
+      turn.awaitAudio();
+      turn.content(undefined, 200, at(50));
+      turn.end(at(60));
+      vi.advanceTimersByTime(2999);
+      expect(turns).toHaveLength(0);
+      vi.advanceTimersByTime(1);
+      expect(turns).toHaveLength(1);
+      expect(turns[0].ttfaMs).toBeUndefined();
+      expect(turns[0].slo.failed).toEqual(['ttfaMs']);
+      turn.audioHeard(at(4000));
+      expect(turns).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('sends held reports at page unload, and does not hold a turn already heard', () => {
+    const { recorder, turns, at } = setup();
+    const held = new TurnRecord(recorder.manual).start(at(0));
+    held.awaitAudio();
+    held.end(at(10));
+    const heard = new TurnRecord(recorder.connection('websocket')).start(at(20));
+    heard.awaitAudio();
+    heard.audioHeard(at(30));
+    heard.end(at(40));
+    expect(turns.map((t) => t.ttfaMs)).toEqual([10]);
+    recorder.abandonAll('page unload');
+    expect(turns.map((t) => [t.outcome, t.ttfaMs])).toEqual([
+      ['complete', 10],
+      ['complete', undefined],
+    ]);
+  });
+
+  it('names the open turn that received the latest content, for a player to credit', () => {
+    const monitor = createMonitor();
+    expect(monitor.activeTurn()).toBeUndefined();
+    const a = monitor.turn().start();
+    const b = monitor.turn();
+    a.content();
+    expect(monitor.activeTurn()).toBe(a);
+    b.content(); // a manual turn started while another is open completes it
+    expect(monitor.activeTurn()).toBe(b);
+    b.end();
+    expect(monitor.activeTurn()).toBeUndefined();
   });
 });

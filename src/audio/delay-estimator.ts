@@ -54,6 +54,17 @@ const AHEAD_MS = 100;
  * cushion costs no dropped speech, and the stretch builds it while speech plays.
  */
 const PAUSE_MS = 300;
+/**
+ * A paced source delivers about one chunk per chunk duration; a synthesiser well ahead of real time
+ * delivers media at several times that rate from its first chunks. Media (before the latest chunk)
+ * arrived at FAST_RATE x the wall time since the turn's first chunk, plus FAST_SLACK_MS of jitter,
+ * within its first EARLY_CHUNKS, marks the turn's source fast. Counting from the first chunk, a
+ * paced source gets there only if that chunk was itself late: a burst after a later stall only
+ * catches up with real time.
+ */
+const FAST_RATE = 2;
+const FAST_SLACK_MS = 10;
+const EARLY_CHUNKS = 8;
 
 /**
  * Arrival model of one stream, learned across its turns. Each chunk's transit (arrival - media time)
@@ -70,6 +81,8 @@ export class DelayEstimator {
   _ahead = 0;
   /** The source ran ahead of real time in this turn: synthesised speech, whose audio must not be dropped. */
   _generated = false;
+  /** From its first chunks' arrival rate, this turn's source is ahead of real time. */
+  _fast = false;
   private readonly _mins = new Float64Array(WINDOW);
   private _bucket = NaN;
   private _floor = 0;
@@ -77,6 +90,10 @@ export class DelayEstimator {
   private _ivEnd = 0;
   private _ivMax = 0;
   private _chunks = 0;
+  /** Turn's first arrival and media time, and chunks since (counted up to EARLY_CHUNKS). */
+  private _t0 = 0;
+  private _m0 = 0;
+  private _early = 0;
   private readonly _peaks = new Histogram(200, 10, 0.983);
   private readonly _body = new Histogram(200, 0.5, 0.99);
 
@@ -102,6 +119,13 @@ export class DelayEstimator {
     if (fresh) {
       this._floor = x;
       this._generated = false;
+      this._fast = false;
+      this._t0 = nowMs;
+      this._m0 = mediaMs;
+      this._early = 0;
+    } else if (this._early < EARLY_CHUNKS) {
+      this._early++;
+      if (mediaMs - this._m0 >= FAST_RATE * (nowMs - this._t0) + FAST_SLACK_MS) this._fast = true;
     }
     while (this._bucket < b) m[(++this._bucket % len + len) % len] = Infinity;
     const i = (this._bucket % len + len) % len;

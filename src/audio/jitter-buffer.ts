@@ -102,6 +102,12 @@ const QUEUED_SHARE = 0.7;
  */
 const JITTER_ALLOWANCE_MS = 20;
 const CREDIT = 16;
+/**
+ * A source seen delivering media at twice real time from its first chunks (DelayEstimator._fast)
+ * starts once the playout is this far behind its fastest chunk: one network jitter's worth, the
+ * source builds the rest.
+ */
+const FAST_START_MS = 25;
 /** -80 dBFS: TTS often opens with digital silence, which is not the first audible sample. */
 const AUDIBLE = 1e-4;
 /** Chunks tracked for arrival times and media positions; beyond, chunks merge into the last. */
@@ -419,8 +425,8 @@ export class JitterBuffer {
   }
 
   private _ready(queued: number): boolean {
-    const level =
-      START_SHARE * Math.min(this._target, PRIOR_MS) - CREDIT * Math.max(0, this._est._ahead - JITTER_ALLOWANCE_MS);
+    const prior = START_SHARE * Math.min(this._target, PRIOR_MS) - CREDIT * Math.max(0, this._est._ahead - JITTER_ALLOWANCE_MS);
+    const level = this._est._fast ? Math.min(FAST_START_MS, prior) : prior;
     return this._lead() >= level && (queued * 1000) / this._ri >= level * QUEUED_SHARE;
   }
 

@@ -21,88 +21,81 @@ const TOLERANCE = 1 - 1e-9;
  * full length, i.e. it is exact to within one slot width.
  */
 class Ring {
-  readonly width: number;
-  readonly epoch = new Float64Array(SLOTS).fill(-Infinity);
-  readonly good = new Float64Array(SLOTS);
-  readonly bad = new Float64Array(SLOTS);
+  readonly #width: number;
+  readonly #epoch = new Float64Array(SLOTS).fill(-Infinity);
+  readonly #good = new Float64Array(SLOTS);
+  readonly #bad = new Float64Array(SLOTS);
 
   constructor(lengthMs: number) {
-    this.width = lengthMs / SLOTS;
+    this.#width = lengthMs / SLOTS;
   }
 
   record(good: boolean, nowMs: number): void {
-    const e = Math.floor(nowMs / this.width);
+    const e = Math.floor(nowMs / this.#width);
     const s = ((e % SLOTS) + SLOTS) % SLOTS;
-    if (this.epoch[s] !== e) {
+    if (this.#epoch[s] !== e) {
       // A turn older than the slot's data is outside every window that data is in.
-      if (this.epoch[s] > e) return;
-      this.epoch[s] = e;
-      this.good[s] = this.bad[s] = 0;
+      if (this.#epoch[s] > e) return;
+      this.#epoch[s] = e;
+      this.#good[s] = this.#bad[s] = 0;
     }
-    if (good) this.good[s]++;
-    else this.bad[s]++;
+    if (good) this.#good[s]++;
+    else this.#bad[s]++;
   }
 
-  /** Bad and valid turns in the window ending at nowMs. */
-  count(nowMs: number): [bad: number, valid: number] {
-    const now = Math.floor(nowMs / this.width);
+  /**
+   * Burn rate and valid turns in the window ending at nowMs. Burn = (bad / valid) / budget; 0 with no
+   * bad turn. With no budget (objective 1, or an objective that is not a number) any bad turn burns at Infinity.
+   */
+  burn(nowMs: number, budget: number): [burn: number, valid: number] {
+    const now = Math.floor(nowMs / this.#width);
     let bad = 0;
     let good = 0;
     for (let s = 0; s < SLOTS; s++) {
-      if (this.epoch[s] <= now && this.epoch[s] > now - SLOTS) {
-        bad += this.bad[s];
-        good += this.good[s];
+      if (this.#epoch[s] <= now && this.#epoch[s] > now - SLOTS) {
+        bad += this.#bad[s];
+        good += this.#good[s];
       }
     }
-    return [bad, bad + good];
+    const valid = bad + good;
+    return [!bad ? 0 : budget > 0 ? bad / valid / budget : Infinity, valid];
   }
 }
 
 /**
- * Multi-window error-budget burn in constant memory: one ring per distinct window length (lengths shared
- * between pairs, like 6h in the SRE table, share a ring). Windows with a non-positive or non-finite
- * length are ignored.
+ * Multi-window error-budget burn in constant memory: two rings per window pair. Windows with a
+ * non-positive or non-finite length are ignored.
  */
 export class BurnTracker {
-  readonly #pairs: Array<{ window: BurnWindow; long: Ring; short: Ring }> = [];
-  readonly #rings: Ring[];
+  readonly #pairs: Array<{ window: BurnWindow; long: Ring; short: Ring }>;
   readonly #budget: number;
   readonly #minEvents: number;
 
   constructor(windows: BurnWindow[], objective: number, minEvents: number) {
-    const byLength = new Map<number, Ring>();
-    const ring = (ms: number): Ring => {
-      let r = byLength.get(ms);
-      if (!r) byLength.set(ms, (r = new Ring(ms)));
-      return r;
-    };
-    for (const { longMs, shortMs, factor } of windows) {
-      if (!(longMs > 0 && shortMs > 0 && longMs < Infinity && shortMs < Infinity)) continue;
-      this.#pairs.push({ window: { longMs, shortMs, factor }, long: ring(longMs), short: ring(shortMs) });
-    }
-    this.#rings = [...byLength.values()];
+    this.#pairs = windows
+      .filter(({ longMs, shortMs }) => longMs > 0 && shortMs > 0 && longMs < Infinity && shortMs < Infinity)
+      .map(({ longMs, shortMs, factor }) => ({
+        window: { longMs, shortMs, factor },
+        long: new Ring(longMs),
+        short: new Ring(shortMs),
+      }));
     this.#budget = 1 - objective;
     this.#minEvents = minEvents;
-  }
-
-  /** Distinct window lengths tracked, each one 60-slot ring (for tests and diagnostics). */
-  get rings(): number {
-    return this.#rings.length;
   }
 
   /** One valid turn ended at nowMs; a non-finite time is ignored. */
   record(good: boolean, nowMs: number): void {
     if (!Number.isFinite(nowMs)) return;
-    const rings = this.#rings;
-    for (let i = 0; i < rings.length; i++) rings[i].record(good, nowMs);
+    for (const { long, short } of this.#pairs) {
+      long.record(good, nowMs);
+      short.record(good, nowMs);
+    }
   }
 
   report(nowMs: number): BurnReport[] {
     return this.#pairs.map(({ window, long, short }) => {
-      const [longBad, longValid] = long.count(nowMs);
-      const [shortBad, shortValid] = short.count(nowMs);
-      const longBurn = this.#burn(longBad, longValid);
-      const shortBurn = this.#burn(shortBad, shortValid);
+      const [longBurn, longValid] = long.burn(nowMs, this.#budget);
+      const [shortBurn, shortValid] = short.burn(nowMs, this.#budget);
       const over = window.factor * TOLERANCE;
       return {
         ...window,
@@ -114,14 +107,5 @@ export class BurnTracker {
           longBurn >= over && shortBurn >= over && longValid >= this.#minEvents && shortValid >= this.#minEvents,
       };
     });
-  }
-
-  /**
-   * (bad / valid) / (1 − objective); 0 with no valid turns. With no budget (objective 1, or an objective
-   * that is not a number) any bad turn burns at Infinity.
-   */
-  #burn(bad: number, valid: number): number {
-    if (!bad) return 0;
-    return this.#budget > 0 ? bad / valid / this.#budget : Infinity;
   }
 }

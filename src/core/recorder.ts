@@ -1,14 +1,19 @@
+import { normalize } from '../adapters/classify';
 import { BurnTracker, SRE_WINDOWS } from './burn';
 import { Sketch } from './sketch';
 import { evaluateSlo } from './slo';
 import type {
+  Adapter,
   ConnectionReport,
+  Distribution,
   Outcome,
   SloCriterion,
   SloOptions,
+  StreamContext,
   Summary,
   Transport,
   TurnReport,
+  WireData,
 } from './types';
 
 export interface RecorderOptions {
@@ -23,11 +28,16 @@ export interface RecorderOptions {
   now?: () => number;
   /** Absolute epoch ms of the clock's zero; default `performance.timeOrigin`. */
   timeOrigin?: number;
-  /** Called with errors raised by the app's own callbacks, which earshot catches. */
+  /** Called with errors caught inside earshot and errors raised by the app's own callbacks. */
   onError?: (error: unknown) => void;
 }
 
-type ConnectionOutcome = ConnectionReport['outcome'];
+/** How long an ended turn's report waits for a player to hear its first audio. */
+const AUDIO_WAIT_MS = 3000;
+
+/** The distributions a summary reports, each kept in a sketch. */
+const METRICS = ['ttfb', 'ttft', 'ttfa', 'e2e', 'tpot', 'itl', 'jitter', 'rtf'] as const;
+type Metric = (typeof METRICS)[number];
 
 /**
  * The turn recorder: the timeline of each connection and turn, and the aggregates over all of them.
@@ -35,30 +45,21 @@ type ConnectionOutcome = ConnectionReport['outcome'];
  */
 export class Recorder {
   readonly now: () => number;
-  readonly timeOrigin: number;
-  readonly slo: SloOptions;
-  readonly stallMs: number;
-  readonly chunkTimesCap: number;
-  private readonly options: RecorderOptions;
-  private connectionSeq = 0;
-  private turnSeq = 0;
-  private active = 0;
-  private peak = 0;
-  private readonly open = new Set<TurnRecord>();
-  private readonly liveConnections = new Set<ConnectionRecord>();
-  private readonly counts = {
-    started: 0,
-    complete: 0,
-    error: 0,
-    dropped: 0,
-    abandoned: 0,
-    good: 0,
-    opened: 0,
-    clean: 0,
-    connDropped: 0,
-    connAbandoned: 0,
-  };
-  private readonly failedBy: Record<SloCriterion | 'outcome', number> = {
+  readonly _timeOrigin: number;
+  readonly _slo: SloOptions;
+  readonly _stallMs: number;
+  readonly _chunkTimes: number;
+  /** Errors inside earshot that were caught, never thrown into the app. */
+  _errors = 0;
+  readonly #options: RecorderOptions;
+  readonly #objective: number;
+  #peak = 0;
+  /** Open connections, `manual` aside. Every open turn is the current turn of one of these or of `manual`. */
+  readonly #live = new Set<ConnectionRecord>();
+  /** Exact counters, shaped as the summary reports them. */
+  readonly #turns = { started: 0, complete: 0, error: 0, dropped: 0, abandoned: 0, good: 0 };
+  readonly #connections = { opened: 0, clean: 0, dropped: 0, abandoned: 0 };
+  readonly #failedBy: Record<SloCriterion | 'outcome', number> = {
     ttftMs: 0,
     ttfaMs: 0,
     tpotMs: 0,
@@ -66,113 +67,105 @@ export class Recorder {
     maxGapMs: 0,
     outcome: 0,
   };
-  private readonly burn: BurnTracker;
-  private readonly sketches = {
-    ttfb: new Sketch(),
-    ttft: new Sketch(),
-    ttfa: new Sketch(),
-    e2e: new Sketch(),
-    tpot: new Sketch(),
-    itl: new Sketch(),
-    jitter: new Sketch(),
-    rtf: new Sketch(),
-  };
+  readonly #burn: BurnTracker;
+  readonly #sketches = Object.fromEntries(METRICS.map((m) => [m, new Sketch()])) as Record<Metric, Sketch>;
   /** Connection used by manual turns: it is never counted as an open connection. */
   readonly manual: ConnectionRecord;
+  /** The turn that received the latest content chunk. */
+  _lastContent: TurnRecord | undefined;
+  /** Releases of ended turns whose report waits for their audio to be heard. */
+  readonly _held = new Set<() => void>();
 
   constructor(options: RecorderOptions = {}) {
-    this.options = options;
+    this.#options = options;
     this.now = options.now ?? (() => performance.now());
-    this.timeOrigin = options.timeOrigin ?? performance.timeOrigin;
-    this.slo = options.slo ?? {};
-    this.stallMs = options.stallMs ?? 250;
-    this.chunkTimesCap = options.chunkTimes ?? 0;
-    this.burn = new BurnTracker(this.slo.windows ?? SRE_WINDOWS, this.objective, this.slo.minEvents ?? 10);
+    this._timeOrigin = options.timeOrigin ?? performance.timeOrigin;
+    const slo = (this._slo = options.slo ?? {});
+    this._stallMs = options.stallMs ?? 250;
+    this._chunkTimes = options.chunkTimes ?? 0;
+    this.#objective = slo.objective ?? 0.99;
+    this.#burn = new BurnTracker(slo.windows ?? SRE_WINDOWS, this.#objective, slo.minEvents ?? 10);
     this.manual = new ConnectionRecord(this, 'manual', 'manual', undefined, this.now());
-  }
-
-  get objective(): number {
-    return this.slo.objective ?? 0.99;
   }
 
   /** Open a connection (one WebSocket, fetch body or peer connection). */
   connection(transport: Transport, url?: string): ConnectionRecord {
-    const c = new ConnectionRecord(this, `c${++this.connectionSeq}`, transport, url, this.now());
-    this.counts.opened++;
-    this.active++;
-    if (this.active > this.peak) this.peak = this.active;
-    this.liveConnections.add(c);
+    // Ids count up with the counters: the nth connection opened is `c<n>`, the nth turn started `t<n>`.
+    const c = new ConnectionRecord(this, `c${++this.#connections.opened}`, transport, url, this.now());
+    this.#live.add(c);
+    if (this.#live.size > this.#peak) this.#peak = this.#live.size;
     return c;
   }
 
   /** Read the high-water mark of active connections since the last call, and start a new interval. */
   takePeak(): number {
-    const peak = this.peak;
-    this.peak = this.active;
+    const peak = this.#peak;
+    this.#peak = this.#live.size;
     return peak;
   }
 
   /** End every open turn and connection as abandoned (page unload). */
   abandonAll(reason: string): void {
     const now = this.now();
-    for (const turn of [...this.open]) turn.finish('abandoned', now, reason);
-    for (const c of [...this.liveConnections]) c.close('abandoned', now, reason);
+    this.manual._current?._finish('abandoned', now, reason);
+    for (const c of [...this.#live]) c.close('abandoned', now, reason);
+    // The page is going: a report waiting for its audio goes out now, without it.
+    for (const release of [...this._held]) release();
   }
 
-  /** @internal */
-  nextTurnId(): string {
-    return `t${++this.turnSeq}`;
+  /** An error inside earshot: counted and passed to `onError`, never thrown into the app. */
+  _internalError(error: unknown): void {
+    this._errors++;
+    try {
+      this.#options.onError?.(error);
+    } catch {
+      // The app's error callback failing must not turn into an exception in its event handlers.
+    }
   }
 
-  /** @internal */
-  turnStarted(turn: TurnRecord): void {
-    this.counts.started++;
-    this.open.add(turn);
+  /** A turn started: returns its id. */
+  _turnStarted(): string {
+    return `t${++this.#turns.started}`;
   }
 
-  /** @internal A content gap, fed to the session-wide ITL sketch as it happens. */
-  gap(ms: number): void {
-    this.sketches.itl.add(ms);
+  /** A content gap, fed to the session-wide ITL sketch as it happens. */
+  _gap(ms: number): void {
+    this.#sketches.itl.add(ms);
   }
 
-  /** @internal */
-  turnEnded(turn: TurnRecord, report: TurnReport): void {
-    this.open.delete(turn);
-    const c = this.counts;
+  _turnEnded(report: TurnReport): void {
+    const c = this.#turns;
     c[report.outcome]++;
-    const s = this.sketches;
-    if (report.ttfbMs !== undefined) s.ttfb.add(report.ttfbMs);
-    if (report.ttftMs !== undefined) s.ttft.add(report.ttftMs);
-    if (report.ttfaMs !== undefined) s.ttfa.add(report.ttfaMs);
-    if (report.e2eMs !== undefined && report.outcome === 'complete') s.e2e.add(report.e2eMs);
-    if (report.tpotMs !== undefined) s.tpot.add(report.tpotMs);
+    // Sketch.add ignores undefined: a turn without a value for a metric adds nothing to it.
+    const s = this.#sketches;
+    s.ttfb.add(report.ttfbMs!);
+    s.ttft.add(report.ttftMs!);
+    s.ttfa.add(report.ttfaMs!);
+    if (report.outcome === 'complete') s.e2e.add(report.e2eMs!);
+    s.tpot.add(report.tpotMs!);
     if (report.itl.count > 0) s.jitter.add(report.itl.stddev);
-    if (report.rtf !== undefined) s.rtf.add(report.rtf);
+    s.rtf.add(report.rtf!);
     if (report.outcome !== 'abandoned') {
       if (report.slo.good) c.good++;
-      for (const f of report.slo.failed) this.failedBy[f]++;
-      this.burn.record(report.slo.good, this.now());
+      for (const f of report.slo.failed) this.#failedBy[f]++;
+      this.#burn.record(report.slo.good, this.now());
     }
-    this.emit(this.options.onTurn, report);
+    this.#emit(this.#options.onTurn, report);
   }
 
-  /** @internal */
-  connectionClosed(connection: ConnectionRecord, report: ConnectionReport): void {
-    if (!this.liveConnections.delete(connection)) return;
-    this.active--;
-    if (report.outcome === 'clean') this.counts.clean++;
-    else if (report.outcome === 'dropped') this.counts.connDropped++;
-    else this.counts.connAbandoned++;
-    this.emit(this.options.onConnection, report);
+  _connectionClosed(connection: ConnectionRecord, report: ConnectionReport): void {
+    if (!this.#live.delete(connection)) return;
+    this.#connections[report.outcome]++;
+    this.#emit(this.#options.onConnection, report);
   }
 
-  private emit<T>(callback: ((value: T) => void) | undefined, value: T): void {
+  #emit<T>(callback: ((value: T) => void) | undefined, value: T): void {
     if (!callback) return;
     try {
       callback(value);
     } catch (error) {
       // The app's callback failed: its error is its own, so surface it without breaking the recorder.
-      if (this.options.onError) this.options.onError(error);
+      if (this.#options.onError) this.#options.onError(error);
       else queueMicrotask(() => {
         throw error;
       });
@@ -180,58 +173,43 @@ export class Recorder {
   }
 
   summary(): Summary {
-    const c = this.counts;
-    const valid = c.complete + c.error + c.dropped;
-    const ended = c.clean + c.connDropped;
-    const objective = this.objective;
-    const s = this.sketches;
+    const t = this.#turns;
+    const c = this.#connections;
+    const valid = t.complete + t.error + t.dropped;
+    const open = t.started - valid - t.abandoned;
+    const ended = c.clean + c.dropped;
+    const objective = this.#objective;
     return {
-      turns: {
-        started: c.started,
-        open: this.open.size,
-        complete: c.complete,
-        error: c.error,
-        dropped: c.dropped,
-        abandoned: c.abandoned,
-        valid,
-        good: c.good,
-      },
-      goodput: valid > 0 ? c.good / valid : undefined,
-      failedBy: { ...this.failedBy },
-      connections: {
-        opened: c.opened,
-        active: this.active,
-        peak: this.peak,
-        clean: c.clean,
-        dropped: c.connDropped,
-        abandoned: c.connAbandoned,
-      },
-      dropRate: ended > 0 ? c.connDropped / ended : undefined,
+      turns: { ...t, open, valid },
+      goodput: valid > 0 ? t.good / valid : undefined,
+      failedBy: { ...this.#failedBy },
+      connections: { ...c, active: this.#live.size, peak: this.#peak },
+      dropRate: ended > 0 ? c.dropped / ended : undefined,
       objective,
-      budgetRemaining:
-        valid > 0 ? 1 - (valid - c.good) / valid / (1 - objective) : undefined,
-      burn: this.burn.report(this.now()),
-      ttfb: s.ttfb.distribution(),
-      ttft: s.ttft.distribution(),
-      ttfa: s.ttfa.distribution(),
-      e2e: s.e2e.distribution(),
-      tpot: s.tpot.distribution(),
-      itl: s.itl.distribution(),
-      jitter: s.jitter.distribution(),
-      rtf: s.rtf.distribution(),
+      budgetRemaining: valid > 0 ? 1 - (valid - t.good) / valid / (1 - objective) : undefined,
+      burn: this.#burn.report(this.now()),
+      ...(Object.fromEntries(METRICS.map((m) => [m, this.#sketches[m].distribution()])) as Record<Metric, Distribution>),
     };
   }
 }
 
-/** One connection: it opens, carries zero or more turns, and ends clean, dropped or abandoned. */
+/**
+ * One connection: it opens, carries zero or more turns, and ends clean, dropped or abandoned.
+ * Transports hand it each message; its adapter's verdicts drive the turns, so a message means the
+ * same thing whether it came over a WebSocket, a fetch body or a data channel.
+ */
 export class ConnectionRecord {
   /** The turn in progress, if any. */
-  current: TurnRecord | undefined;
-  turns = 0;
-  closed = false;
+  _current: TurnRecord | undefined;
+  _turns = 0;
+  _closed = false;
+  /** Per-stream scratch shared with the adapter. */
+  readonly _ctx: StreamContext = {};
+  /** How messages map to turns; set by the transport before the first message. */
+  _adapter!: Adapter;
 
   constructor(
-    readonly recorder: Recorder,
+    readonly _recorder: Recorder,
     readonly id: string,
     readonly transport: Transport,
     readonly url: string | undefined,
@@ -240,159 +218,268 @@ export class ConnectionRecord {
 
   /** Start a turn at `t0`; a turn still open on this connection is ended as complete first. */
   startTurn(t0: number): TurnRecord {
-    this.current?.finish('complete', t0);
-    const turn = new TurnRecord(this, t0);
-    this.current = turn;
-    this.turns++;
-    return turn;
+    return new TurnRecord(this).start(t0);
   }
 
   /**
-   * End the connection. A turn still open ends with `turnOutcome` (default: the connection's own
-   * outcome mapped to a turn outcome; a clean close completes it).
+   * The app sent `data` at `now`. A request starts a turn; on a protocol without explicit ends it
+   * closes the turn before it (the default WebSocket model), otherwise a turn still open keeps it.
    */
-  close(outcome: ConnectionOutcome, now: number, reason?: string, code?: number, turnOutcome?: Outcome): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.current?.finish(turnOutcome ?? (outcome === 'clean' ? 'complete' : outcome), now, reason);
-    this.recorder.connectionClosed(this, {
-      id: this.id,
-      transport: this.transport,
-      url: this.url,
-      openedAt: this.openedAt,
-      closedAt: now,
-      outcome,
-      reason,
-      code,
-      turns: this.turns,
-    });
+  _sent(data: WireData, now: number): void {
+    try {
+      const adapter = this._adapter;
+      if (
+        normalize(adapter.sent ? adapter.sent(data, this._ctx) : 'request').kind === 'request' &&
+        !this._closed &&
+        !(this._current && this._ctx.requireEnd)
+      ) {
+        this.startTurn(now);
+      }
+    } catch (error) {
+      this._recorder._internalError(error);
+    }
+  }
+
+  /**
+   * A message (WebSocket message, SSE event, NDJSON line, body chunk) arrived at `now`. A request
+   * received while a turn is open belongs to that turn (e.g. a server VAD event followed by
+   * `response.created`).
+   */
+  _received(data: WireData, now: number): void {
+    try {
+      const info = normalize(this._adapter.received(data, this._ctx));
+      if (info.kind === 'request') {
+        if (!this._closed) (this._current ?? this.startTurn(now)).byte(now);
+        return;
+      }
+      const turn = this._current;
+      if (!turn) return;
+      if (info.usageTokens !== undefined) turn.usage(info.usageTokens);
+      if (info.kind === 'content') turn.content(info.tokens, info.audioMs, now);
+      else {
+        turn.byte(now);
+        if (info.kind === 'end') turn.end(now);
+        else if (info.kind === 'error') turn.fail(info.error, now);
+      }
+    } catch (error) {
+      this._recorder._internalError(error);
+    }
+  }
+
+  /**
+   * End the connection; a turn still open ends with it (a clean close completes it). A clean end
+   * before the terminal message its protocol promised is a drop.
+   */
+  close(outcome: ConnectionReport['outcome'], now: number, reason?: string, code?: number): void {
+    try {
+      if (this._closed) return;
+      this._closed = true;
+      if (outcome === 'clean' && this._ctx.requireEnd && this._current) {
+        outcome = 'dropped';
+        reason = 'ended before the end of the turn';
+      }
+      this._current?._finish(outcome === 'clean' ? 'complete' : outcome, now, reason);
+      this._recorder._connectionClosed(this, {
+        id: this.id,
+        transport: this.transport,
+        url: this.url,
+        openedAt: this.openedAt,
+        closedAt: now,
+        outcome,
+        reason,
+        code,
+        turns: this._turns,
+      });
+    } catch (error) {
+      this._recorder._internalError(error);
+    }
   }
 }
 
-/** The timeline of one turn: request, first byte, content chunks, end. */
+/**
+ * The timeline of one turn: request, first byte, content chunks, end. It is also the app's handle on
+ * a manual turn (`ManualTurn`): a time left out is now, and a turn not started yet starts at the
+ * first call. Transports pass the time each event happened.
+ */
 export class TurnRecord {
-  readonly id: string;
-  ended = false;
-  private firstByte: number | undefined;
-  private lastByte: number | undefined;
-  private firstContent: number | undefined;
-  private lastContent: number | undefined;
-  private lastAudio: number | undefined;
-  private heard: number | undefined;
-  private chunks = 0;
-  private tokens = 0;
-  private tokensEstimated = false;
-  private usageTokens: number | undefined;
-  private audioMs = 0;
-  private gapCount = 0;
-  private gapMean = 0;
-  private gapM2 = 0;
-  private stalls = 0;
-  private readonly itl = new Sketch();
-  private readonly chunkTimes: number[] | undefined;
+  /** Undefined until the turn starts. */
+  id: string | undefined;
+  _ended = false;
+  #t0 = 0;
+  #firstByte: number | undefined;
+  #lastByte: number | undefined;
+  #firstContent: number | undefined;
+  #lastContent: number | undefined;
+  #lastAudio: number | undefined;
+  #heard: number | undefined;
+  #chunks = 0;
+  #tokens = 0;
+  #tokensEstimated = false;
+  #usageTokens: number | undefined;
+  #audioMs = 0;
+  #gapCount = 0;
+  #gapMean = 0;
+  #gapM2 = 0;
+  #stalls = 0;
+  readonly #itl = new Sketch();
+  #chunkTimes: number[] | undefined;
+  #awaitingAudio = false;
+  #release: (() => void) | undefined;
 
-  constructor(
-    readonly connection: ConnectionRecord,
-    readonly t0: number,
-  ) {
-    const recorder = connection.recorder;
-    this.id = recorder.nextTurnId();
-    if (recorder.chunkTimesCap > 0) this.chunkTimes = [];
-    recorder.turnStarted(this);
+  constructor(readonly _connection: ConnectionRecord) {}
+
+  /** The request left at `at`: t0. Only the first call counts; a turn still open on the connection completes. */
+  start(at = this._connection._recorder.now()): this {
+    if (this.id === undefined) {
+      const c = this._connection;
+      const recorder = c._recorder;
+      c._current?._finish('complete', at);
+      c._current = this;
+      c._turns++;
+      this.#t0 = at;
+      if (recorder._chunkTimes > 0) this.#chunkTimes = [];
+      this.id = recorder._turnStarted();
+    }
+    return this;
+  }
+
+  /** The time of a call (`at`, or now), starting the turn now if it has not started. */
+  #at(at?: number): number {
+    this.start();
+    return at ?? this._connection._recorder.now();
   }
 
   /** Any byte or message of the response arrived. */
-  byte(now: number): void {
-    if (this.firstByte === undefined) this.firstByte = now;
-    this.lastByte = now;
+  byte(at?: number): void {
+    at = this.#at(at);
+    if (this.#firstByte === undefined) this.#firstByte = at;
+    this.#lastByte = at;
   }
 
   /**
    * A content chunk arrived. `tokens` undefined counts one token and flags the count as an estimate.
    * `audioMs` is the media duration the chunk carries.
    */
-  content(now: number, tokens?: number, audioMs?: number): void {
-    if (this.ended) return;
-    this.byte(now);
-    const last = this.lastContent;
-    if (last === undefined) this.firstContent = now;
+  content(tokens?: number, audioMs?: number, at?: number): void {
+    if (this._ended) return;
+    at = this.#at(at);
+    this.byte(at);
+    const recorder = this._connection._recorder;
+    recorder._lastContent = this;
+    const last = this.#lastContent;
+    if (last === undefined) this.#firstContent = at;
     else {
-      const gap = now - last;
-      this.itl.add(gap);
-      this.connection.recorder.gap(gap);
+      const gap = at - last;
+      this.#itl.add(gap);
+      recorder._gap(gap);
       // Welford's running variance: exact σ of the gaps without keeping them.
-      const delta = gap - this.gapMean;
-      this.gapMean += delta / ++this.gapCount;
-      this.gapM2 += delta * (gap - this.gapMean);
-      if (gap > this.connection.recorder.stallMs) this.stalls++;
+      const delta = gap - this.#gapMean;
+      this.#gapMean += delta / ++this.#gapCount;
+      this.#gapM2 += delta * (gap - this.#gapMean);
+      if (gap > recorder._stallMs) this.#stalls++;
     }
-    this.lastContent = now;
-    this.chunks++;
+    this.#lastContent = at;
+    this.#chunks++;
     if (tokens === undefined || !(tokens >= 0)) {
-      this.tokens++;
-      this.tokensEstimated = true;
-    } else this.tokens += tokens;
+      this.#tokens++;
+      this.#tokensEstimated = true;
+    } else this.#tokens += tokens;
     if (audioMs !== undefined && audioMs > 0) {
-      this.audioMs += audioMs;
-      this.lastAudio = now;
+      this.#audioMs += audioMs;
+      this.#lastAudio = at;
     }
-    const times = this.chunkTimes;
-    if (times && times.length < this.connection.recorder.chunkTimesCap) times.push(now);
+    const times = this.#chunkTimes;
+    if (times && times.length < recorder._chunkTimes) times.push(at);
   }
 
   /** The server's own count of output tokens for the whole turn (`usage`). */
   usage(tokens: number): void {
-    if (tokens >= 0) this.usageTokens = tokens;
+    this.start();
+    if (tokens >= 0) this.#usageTokens = tokens;
   }
 
-  /** The first non-silent sample of the reply was heard at `now` (performance.now, output latency included). */
-  audioHeard(now: number): void {
-    if (this.heard === undefined) this.heard = now;
+  /**
+   * A player will report when this turn's reply is heard: its report waits for that, at most
+   * AUDIO_WAIT_MS after the turn ends, since short replies end before their first sample plays.
+   */
+  awaitAudio(): void {
+    this.#awaitingAudio = true;
+  }
+
+  /** The first non-silent sample of the reply was heard at `at` (performance.now, output latency included). */
+  audioHeard(at?: number): void {
+    this.#heard ??= this.#at(at);
+    this.#release?.();
+  }
+
+  /** The reply ended: the turn completed. */
+  end(at?: number): void {
+    this._finish('complete', this.#at(at));
+  }
+
+  /** The turn failed with `error` (an error or its text). */
+  fail(error?: unknown, at?: number): void {
+    this._finish('error', this.#at(at), error === undefined ? 'error' : String(error));
+  }
+
+  /** The app gave up on the turn (e.g. the user interrupted it): never good, never dropped. */
+  abandon(reason = 'abandoned by the app', at?: number): void {
+    this._finish('abandoned', this.#at(at), reason);
   }
 
   /** End the turn; only the first call counts, so every turn is reported exactly once. */
-  finish(outcome: Outcome, now: number, reason?: string): void {
-    if (this.ended) return;
-    this.ended = true;
-    if (this.connection.current === this) this.connection.current = undefined;
-    this.connection.recorder.turnEnded(this, this.report(outcome, now, reason));
+  _finish(outcome: Outcome, now: number, reason?: string): void {
+    if (this._ended) return;
+    this._ended = true;
+    const c = this._connection;
+    const recorder = c._recorder;
+    if (c._current === this) c._current = undefined;
+    const report = () => recorder._turnEnded(this.#report(outcome, now, reason));
+    if (!this.#awaitingAudio || this.#heard !== undefined || outcome === 'abandoned') return report();
+    // Released once: by the heard time, the wait running out, or the page going away.
+    const release = () => {
+      if (recorder._held.delete(release)) report();
+    };
+    recorder._held.add((this.#release = release));
+    setTimeout(release, AUDIO_WAIT_MS);
   }
 
-  private report(outcome: Outcome, now: number, reason: string | undefined): TurnReport {
-    const recorder = this.connection.recorder;
-    const t0 = this.t0;
-    const tokens = this.usageTokens ?? this.tokens;
-    const first = this.firstContent;
-    const last = this.lastContent;
-    const itl = this.itl.distribution();
+  #report(outcome: Outcome, now: number, reason: string | undefined): TurnReport {
+    const c = this._connection;
+    const recorder = c._recorder;
+    const t0 = this.#t0;
+    const tokens = this.#usageTokens ?? this.#tokens;
+    const first = this.#firstContent;
+    const since = (t: number | undefined) => (t === undefined ? undefined : t - t0);
     const report: TurnReport = {
-      id: this.id,
-      connectionId: this.connection.id,
-      transport: this.connection.transport,
-      url: this.connection.url,
+      id: this.id!,
+      connectionId: c.id,
+      transport: c.transport,
+      url: c.url,
       t0,
-      startTime: recorder.timeOrigin + t0,
-      ttfbMs: this.firstByte === undefined ? undefined : this.firstByte - t0,
-      ttftMs: first === undefined ? undefined : first - t0,
-      ttfaMs: this.heard === undefined ? undefined : this.heard - t0,
-      e2eMs: (this.lastByte ?? now) - t0,
-      tpotMs: first !== undefined && last !== undefined && tokens > 1 ? (last - first) / (tokens - 1) : undefined,
+      startTime: recorder._timeOrigin + t0,
+      ttfbMs: since(this.#firstByte),
+      ttftMs: since(first),
+      ttfaMs: since(this.#heard),
+      e2eMs: (this.#lastByte ?? now) - t0,
+      // The last content time is set whenever the first is.
+      tpotMs: first !== undefined && tokens > 1 ? (this.#lastContent! - first) / (tokens - 1) : undefined,
       tokens,
-      tokensEstimated: this.usageTokens === undefined && this.tokensEstimated,
-      chunks: this.chunks,
-      audioMs: this.audioMs,
-      rtf: this.lastAudio !== undefined ? (this.lastAudio - t0) / this.audioMs : undefined,
+      tokensEstimated: this.#usageTokens === undefined && this.#tokensEstimated,
+      chunks: this.#chunks,
+      audioMs: this.#audioMs,
+      rtf: this.#lastAudio !== undefined ? (this.#lastAudio - t0) / this.#audioMs : undefined,
       itl: {
-        ...itl,
-        stddev: this.gapCount > 0 ? Math.sqrt(this.gapM2 / this.gapCount) : 0,
-        stalls: this.stalls,
+        ...this.#itl.distribution(),
+        stddev: this.#gapCount > 0 ? Math.sqrt(this.#gapM2 / this.#gapCount) : 0,
+        stalls: this.#stalls,
       },
       outcome,
       reason,
       slo: { good: false, failed: [] },
-      chunkTimes: this.chunkTimes,
+      chunkTimes: this.#chunkTimes,
     };
-    report.slo = evaluateSlo(report, recorder.slo);
+    report.slo = evaluateSlo(report, recorder._slo);
     return report;
   }
 }

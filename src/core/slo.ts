@@ -12,15 +12,16 @@ const MEASURES: Record<SloCriterion, (turn: TurnReport) => number | undefined> =
   maxGapMs: (t) => (t.itl.count > 0 ? t.itl.max : undefined),
 };
 
-/** Good = completed, no error, and every configured criterion met (inclusive bounds). */
+/** The latency criteria an SLO may set. */
+export const CRITERIA = Object.keys(MEASURES) as SloCriterion[];
+
+/** Judge a turn: good = completed, no error, and every configured criterion met (inclusive bounds). */
 export function evaluateSlo(turn: TurnReport, slo: SloCriteria): SloResult {
-  const failed: SloResult['failed'] = [];
-  if (turn.outcome !== 'complete') failed.push('outcome');
-  for (const name of Object.keys(MEASURES) as SloCriterion[]) {
+  const failed: SloResult['failed'] = turn.outcome === 'complete' ? [] : ['outcome'];
+  for (const name of CRITERIA) {
     const bound = slo[name];
-    if (bound === undefined) continue;
     const value = MEASURES[name](turn);
-    if (value !== undefined && !(value <= bound)) failed.push(name);
+    if (bound !== undefined && value !== undefined && !(value <= bound)) failed.push(name);
   }
-  return { good: failed.length === 0, failed };
+  return { good: !failed.length, failed };
 }

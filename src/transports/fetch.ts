@@ -1,27 +1,43 @@
+import { adapters, toAdapter } from '../adapters';
 import { createFramer } from '../adapters/framing';
-import type { StreamObserver } from './observer';
+import type { ConnectionRecord } from '../core/recorder';
+import type { AdapterLike } from '../core/types';
+
+/** SSE and NDJSON bodies by their content type; any other body is raw chunks. */
+function bodyAdapter(contentType: string | null): AdapterLike {
+  return /event-stream/.test(contentType!) ? adapters.sse() : /ndjson|jsonl/.test(contentType!) ? adapters.ndjson() : adapters.raw();
+}
 
 /**
- * Return a real Response whose body is read through earshot: each chunk is timed when the app's
+ * The response arrived (its first byte): an error status fails the turn, and a body is observed.
+ * Returns a real Response whose body is read through earshot: each chunk is timed when the app's
  * read receives it (a pull source with no read-ahead), classified, then handed over unchanged.
  * `signal` tells an app abort (abandoned) from a network failure (dropped).
  */
-export function observeBody(
+export function observeResponse(
   response: Response,
-  body: ReadableStream<Uint8Array>,
-  observer: StreamObserver,
-  signal: AbortSignal | undefined,
-  now: () => number,
+  connection: ConnectionRecord,
+  signal: AbortSignal | null | undefined,
+  adapter: AdapterLike | undefined,
 ): Response {
+  const { now } = connection._recorder;
+  let chunkTime = now();
+  connection._current?.byte(chunkTime);
+  const body = response.body;
+  if (!response.ok || !body) {
+    if (!response.ok) connection._current?.fail(`HTTP ${response.status}`, chunkTime);
+    connection.close('clean', chunkTime);
+    return response;
+  }
+  connection._adapter = toAdapter(adapter ?? bodyAdapter(response.headers.get('content-type')));
   const reader = body.getReader();
-  const framing = observer.adapter.framing ?? 'chunk';
-  let chunkTime = 0;
+  const framing = connection._adapter.framing ?? 'chunk';
   const framer =
     framing === 'chunk'
       ? undefined
       : createFramer(framing, (data, event) => {
-          observer.ctx.event = event;
-          observer.received(data, chunkTime);
+          connection._ctx.event = event;
+          connection._received(data, chunkTime);
         });
   const stream = new ReadableStream<Uint8Array>(
     {
@@ -30,42 +46,37 @@ export function observeBody(
         try {
           result = await reader.read();
         } catch (error) {
-          observer.close(signal?.aborted ? 'abandoned' : 'dropped', now(), describe(error));
+          connection.close(signal?.aborted ? 'abandoned' : 'dropped', now(), String(error));
           controller.error(error);
           return;
         }
         chunkTime = now();
-        if (result.done) {
-          try {
-            framer?.end();
-          } catch (error) {
-            observer.onInternalError(error);
+        const { done, value } = result;
+        try {
+          if (done) framer?.end();
+          else if (!framer) connection._received(value, chunkTime);
+          else {
+            connection._current?.byte(chunkTime);
+            framer.push(value);
           }
-          observer.endOfStream(chunkTime);
-          controller.close();
-          return;
+        } catch (error) {
+          connection._recorder._internalError(error);
         }
-        const chunk = result.value;
-        if (!framer) observer.received(chunk, chunkTime);
+        if (!done) controller.enqueue(value);
         else {
-          try {
-            observer.connection.current?.byte(chunkTime);
-            framer.push(chunk);
-          } catch (error) {
-            observer.onInternalError(error);
-          }
+          connection.close('clean', chunkTime);
+          controller.close();
         }
-        controller.enqueue(chunk);
       },
       cancel(reason) {
-        observer.close('abandoned', now(), 'cancelled by the app');
+        connection.close('abandoned', now(), 'cancelled by the app');
         return reader.cancel(reason);
       },
     },
     { highWaterMark: 0 },
   );
-  const { status, statusText, headers } = response;
-  return dress(new Response(stream, { status, statusText, headers }), response);
+  // The fetched Response serves as the init: its status, statusText and headers are read from it.
+  return dress(new Response(stream, response), response);
 }
 
 /**
@@ -80,8 +91,4 @@ function dress(wrapped: Response, original: Response): Response {
     value: () => dress(Response.prototype.clone.call(wrapped), original),
   });
   return wrapped;
-}
-
-export function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
