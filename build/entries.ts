@@ -20,6 +20,6 @@ export const terserOptions: TerserOptions = {
   ecma: 2020,
   module: true,
   compress: { passes: 2 },
-  format: { comments: false },
+  format: { comments: false, preserve_annotations: false },
   mangle: { properties: { regex: /^_/ } },
 };

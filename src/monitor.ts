@@ -151,13 +151,16 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       const patchedFetch: typeof fetch = (input, init) => monitor.fetch(input, init, transportOptions);
       g.fetch = patchedFetch;
       // A Proxy keeps `instanceof WebSocket`, the static constants and subclassing working.
-      const PatchedWebSocket = new Proxy(PreviousWebSocket, {
-        construct(target, args: [string | URL, (string | string[])?], newTarget) {
-          const ws = Reflect.construct(target, args, newTarget === PatchedWebSocket ? target : newTarget) as WebSocket;
-          return instrumentWebSocket(ws, args[0], transportOptions);
-        },
-      });
-      g.WebSocket = PatchedWebSocket;
+      const PatchedWebSocket =
+        PreviousWebSocket &&
+        new Proxy(PreviousWebSocket, {
+          construct(target, args: [string | URL, (string | string[])?], newTarget) {
+            const ws = Reflect.construct(target, args, newTarget === PatchedWebSocket ? target : newTarget) as WebSocket;
+            return instrumentWebSocket(ws, args[0], transportOptions);
+          },
+        });
+      // Where there is no WebSocket (Node before 22), only fetch is patched.
+      if (PatchedWebSocket) g.WebSocket = PatchedWebSocket;
       return (unpatch = () => {
         if (g.fetch === patchedFetch) g.fetch = previousFetch;
         if (g.WebSocket === PatchedWebSocket) g.WebSocket = PreviousWebSocket;

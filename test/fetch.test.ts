@@ -156,6 +156,25 @@ describe('monitor.fetch in Node', () => {
     expect(turns[0].outcome).toBe('dropped');
   });
 
+  it('instruments the global fetch with patchGlobals, once, and undoes it', async () => {
+    const { monitor, turns } = monitored();
+    const native = globalThis.fetch;
+    const undo = monitor.patchGlobals();
+    try {
+      expect(monitor.patchGlobals()).toBe(undo);
+      expect(globalThis.fetch).not.toBe(native);
+      // App code that knows nothing of earshot.
+      expect(await (await fetch(`${base}/plain`)).text()).toBe('onetwothree');
+    } finally {
+      undo();
+    }
+    expect(globalThis.fetch).toBe(native);
+    expect(turns).toHaveLength(1);
+    expect(turns[0]).toMatchObject({ transport: 'fetch', outcome: 'complete' });
+    await (await fetch(`${base}/plain`)).text();
+    expect(turns).toHaveLength(1);
+  });
+
   it('rejects bad options at init, naming the option', () => {
     expect(() => createMonitor({ slo: { ttftMs: Number.NaN } })).toThrow(/slo\.ttftMs/);
     expect(() => createMonitor({ slo: { tpotMs: -1 } })).toThrow(/slo\.tpotMs/);

@@ -72,9 +72,7 @@ export class BurnTracker {
   readonly #minEvents: number;
 
   constructor(windows: BurnWindow[], objective: number, minEvents: number) {
-    this.#pairs = windows
-      .filter(({ longMs, shortMs }) => longMs > 0 && shortMs > 0 && longMs < Infinity && shortMs < Infinity)
-      .map(({ longMs, shortMs, factor }) => ({
+    this.#pairs = windows.map(({ longMs, shortMs, factor }) => ({
         window: { longMs, shortMs, factor },
         long: new Ring(longMs),
         short: new Ring(shortMs),
@@ -83,9 +81,8 @@ export class BurnTracker {
     this.#minEvents = minEvents;
   }
 
-  /** One valid turn ended at nowMs; a non-finite time is ignored. */
+  /** One valid turn ended at nowMs. */
   record(good: boolean, nowMs: number): void {
-    if (!Number.isFinite(nowMs)) return;
     for (const { long, short } of this.#pairs) {
       long.record(good, nowMs);
       short.record(good, nowMs);

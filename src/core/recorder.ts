@@ -419,7 +419,7 @@ export class TurnRecord {
 
   /** The turn failed with `error` (an error or its text). */
   fail(error?: unknown, at?: number): void {
-    this._finish('error', this.#at(at), error === undefined ? 'error' : String(error));
+    this._finish('error', this.#at(at), String(error ?? 'error'));
   }
 
   /** The app gave up on the turn (e.g. the user interrupted it): never good, never dropped. */

@@ -4,7 +4,6 @@ export const SECRET_PARAMS: readonly string[] = [
   'access_token',
   'key',
   'api_key',
-  'apikey',
   'signature',
   'sig',
   'auth*',
