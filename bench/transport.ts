@@ -25,9 +25,10 @@ const monitor = createMonitor();
 const wsUrl = (n) => 'ws://' + location.host + '/ws?n=' + n;
 window.wsRun = (instrumented, n) => new Promise((resolve, reject) => {
   const ws = instrumented ? monitor.websocket(wsUrl(n)) : new WebSocket(wsUrl(n));
-  let count = 0, start = 0;
+  let count = 0, start = 0, chars = 0;
   ws.onopen = () => { start = performance.now(); ws.send('go'); };
-  ws.onmessage = (e) => { if (++count === n) { const ms = performance.now() - start; ws.close(); resolve(ms); } };
+  // Like any app, the handler reads each message's data.
+  ws.onmessage = (e) => { chars += e.data.length; if (++count === n) { const ms = performance.now() - start; ws.close(); resolve(ms); } };
   ws.onerror = reject;
 });
 window.fetchRun = async (instrumented, n) => {
@@ -63,7 +64,7 @@ function startServer() {
     } else if (url.pathname === '/dist/earshot.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(root, 'dist/earshot.js')));
     } else if (url.pathname === '/chunks') {
-      // Small writes, each flushed on its own, so the browser sees many body chunks.
+      // Small writes, one per event-loop turn, so the browser sees many separate body chunks.
       const n = Number(url.searchParams.get('n'));
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.socket?.setNoDelay(true);
@@ -72,7 +73,7 @@ function startServer() {
         while (i < n) {
           i++;
           if (!res.write('x'.repeat(64))) return res.once('drain', pump);
-          if (i % 50 === 0) return setImmediate(pump);
+          return setImmediate(pump);
         }
         res.end();
       };
