@@ -49,7 +49,7 @@ export function oracleStartup(chunks: TraceChunk[]): number {
 }
 
 /** Small seeded PRNG (mulberry32) so synthetic traces are reproducible. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

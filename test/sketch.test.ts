@@ -1,20 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { rng } from '../bench/jitter-traces';
 import { Sketch } from '../src/core/sketch';
 
 const BASE = 2 ** (1 / 32);
 /** Worst relative error of a bucket representative: (base − 1) / (base + 1) ≈ 1.083%. */
 const ALPHA = (BASE - 1) / (BASE + 1);
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normal(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
@@ -31,7 +22,7 @@ const distributions: Record<string, (rand: () => number) => number> = {
 describe('Sketch accuracy', () => {
   for (const [name, draw] of Object.entries(distributions)) {
     it(`${name}: quantiles within ${(ALPHA * 100).toFixed(3)}%, exact count/min/max/mean`, () => {
-      const rand = mulberry32(42);
+      const rand = rng(42);
       const s = new Sketch();
       const values: number[] = [];
       let sum = 0;
@@ -106,7 +97,7 @@ describe('Sketch accuracy', () => {
 
 describe('Sketch memory', () => {
   it('caps storage at 1280 bins over the whole range for 1e6 adds', () => {
-    const rand = mulberry32(5);
+    const rand = rng(5);
     const s = new Sketch();
     for (let k = 0; k < 1_000_000; k++) s.add(10 ** (rand() * 14 - 4)); // 1e-4 .. 1e10
     expect(s.capacity).toBe(1280);
@@ -115,7 +106,7 @@ describe('Sketch memory', () => {
   });
 
   it('stays small for a narrow range and stops growing once it is covered', () => {
-    const rand = mulberry32(9);
+    const rand = rng(9);
     const s = new Sketch();
     s.add(30);
     expect(s.capacity).toBe(32);
