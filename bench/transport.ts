@@ -16,6 +16,7 @@ import { launchChromium } from '../e2e/chromium';
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const WS_MESSAGES = 100_000;
 const FETCH_CHUNKS = 20_000;
+const PAGE_CHUNKS = 100_000;
 const HEAP_CHUNKS = 1_000_000;
 const root = join(import.meta.dirname, '..');
 
@@ -38,6 +39,23 @@ window.fetchRun = async (instrumented, n) => {
   let reads = 0;
   for (;;) { const { done } = await reader.read(); if (done) break; reads++; }
   return { ms: performance.now() - start, reads };
+};
+// A body produced in the page, one 64-byte chunk per read: no network, so this is the wrapper's
+// own per-chunk cost, its worst case. The page's fetch answers it for both paths.
+window.pageBodyRun = async (instrumented, n) => {
+  const chunk = new Uint8Array(64);
+  const pageFetch = window.fetch;
+  let i = 0;
+  window.fetch = async () => new Response(new ReadableStream({ pull(c) { if (i++ < n) c.enqueue(chunk); else c.close(); } }));
+  try {
+    const start = performance.now();
+    const res = instrumented ? await monitor.fetch('/page-body') : await fetch('/page-body');
+    const reader = res.body.getReader();
+    while (!(await reader.read()).done);
+    return performance.now() - start;
+  } finally {
+    window.fetch = pageFetch;
+  }
 };
 // One session, one turn: 'go' starts the turn; 'more' (noise) asks for the rest after the warm mark.
 const oneTurn = (data, direction) => direction === 'in' ? 'content' : data.startsWith('go') ? 'request' : 'noise';
@@ -105,6 +123,7 @@ function startServer() {
 interface BenchPage {
   wsRun(instrumented: boolean, n: number): Promise<number>;
   fetchRun(instrumented: boolean, n: number): Promise<{ ms: number; reads: number }>;
+  pageBodyRun(instrumented: boolean, n: number): Promise<number>;
   heapWarm(n: number): Promise<number>;
   heapRest(n: number): Promise<number>;
 }
@@ -121,10 +140,12 @@ async function main() {
   const ws = { raw: [] as number[], inst: [] as number[], ratios: [] as number[] };
   const body = { raw: [] as number[], inst: [] as number[], ratios: [] as number[] };
   const reads: number[] = [];
+  const pageBody = { raw: [] as number[], inst: [] as number[], ratios: [] as number[] };
   // One untimed warm-up of each path.
   await page.evaluate((n) => Promise.all([(window as unknown as BenchPage).wsRun(false, n), (window as unknown as BenchPage).wsRun(true, n)]), 10_000);
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? [false, true] : [true, false];
+    const pageRate: Record<string, number> = {};
     const wsRate: Record<string, number> = {};
     const bodyRate: Record<string, number> = {};
     for (const instrumented of order) {
@@ -134,6 +155,8 @@ async function main() {
       // Reads coalesce differently run to run; the body is the same, so time it whole.
       bodyRate[String(instrumented)] = FETCH_CHUNKS / (f.ms / 1000);
       reads.push(f.reads);
+      const pageMs = await page.evaluate(([i, n]) => (window as unknown as BenchPage).pageBodyRun(i, n), [instrumented, PAGE_CHUNKS] as const);
+      pageRate[String(instrumented)] = PAGE_CHUNKS / (pageMs / 1000);
     }
     ws.raw.push(wsRate.false);
     ws.inst.push(wsRate.true);
@@ -141,6 +164,9 @@ async function main() {
     body.raw.push(bodyRate.false);
     body.inst.push(bodyRate.true);
     body.ratios.push(bodyRate.true / bodyRate.false);
+    pageBody.raw.push(pageRate.false);
+    pageBody.inst.push(pageRate.true);
+    pageBody.ratios.push(pageRate.true / pageRate.false);
   }
 
   // Heap: one turn of 1M content chunks; GC'd heap after the first 1000 vs after all of them.
@@ -160,11 +186,12 @@ async function main() {
   const rows = [
     `| WebSocket, ${fmt(WS_MESSAGES)} messages | ${fmt(median(ws.raw))} msg/s | ${fmt(median(ws.inst))} msg/s | ${median(ws.ratios).toFixed(3)}× |`,
     `| fetch body, ${fmt(FETCH_CHUNKS)} chunks of 64 B (${fmt(median(reads))} reads) | ${fmt(median(body.raw))} chunks/s | ${fmt(median(body.inst))} chunks/s | ${median(body.ratios).toFixed(3)}× |`,
+    `| fetch body made in the page, ${fmt(PAGE_CHUNKS)} chunks of 64 B | ${fmt(median(pageBody.raw))} chunks/s | ${fmt(median(pageBody.inst))} chunks/s | ${median(pageBody.ratios).toFixed(3)}× |`,
   ];
   console.log(`Chromium ${browser.version()}, ${ROUNDS} alternating rounds, medians\n`);
   console.log('| path | raw | instrumented | instrumented / raw |\n| --- | --- | --- | --- |');
   console.log(rows.join('\n'));
-  console.log(`\nper-round ratios: ws ${ws.ratios.map((r) => r.toFixed(3)).join(' ')}; fetch ${body.ratios.map((r) => r.toFixed(3)).join(' ')}`);
+  console.log(`\nper-round ratios: ws ${ws.ratios.map((r) => r.toFixed(3)).join(' ')}; fetch ${body.ratios.map((r) => r.toFixed(3)).join(' ')}; page body ${pageBody.ratios.map((r) => r.toFixed(3)).join(' ')}`);
   console.log(
     `heap: ${fmt(HEAP_CHUNKS)} content chunks in one turn; GC'd heap after 1,000 chunks ${fmt(warm)} B, after all ${fmt(end)} B: growth ${fmt(end - warm)} B (budget 65,536 B)`,
   );
