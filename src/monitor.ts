@@ -2,13 +2,36 @@ import { adapters, toAdapter } from './adapters';
 import { Recorder, TurnRecord, type RecorderOptions } from './core/recorder';
 import { redactUrl, SECRET_PARAMS } from './core/redact';
 import { CRITERIA } from './core/slo';
-import type { AdapterLike, Summary, Transport } from './core/types';
+import type { AdapterLike, ConnectionReport, SinkHooks, Summary, Transport, WireData } from './core/types';
 import { observeResponse } from './transports/fetch';
 import { observeWebSocket } from './transports/websocket';
 
-export interface MonitorOptions extends Omit<RecorderOptions, 'now' | 'timeOrigin'> {
+export interface MonitorOptions extends Omit<RecorderOptions, 'now' | 'timeOrigin' | 'sink'> {
   /** Query parameters whose values are redacted from reported URLs (`auth*` matches a prefix). */
   redact?: readonly string[];
+  /** Where reports and spans go besides `onTurn`, e.g. `otel()` from `earshot/otel`. */
+  sink?: Sink;
+}
+
+/** A telemetry sink: the hooks of `SinkHooks`, and the monitor it serves, given once by `createMonitor`. */
+export interface Sink extends SinkHooks {
+  attach?: (monitor: Monitor) => void;
+}
+
+/**
+ * A connection over a transport earshot does not wrap itself (e.g. a WebRTC data channel): the
+ * transport code reports each message, and the connection's adapter turns them into turns.
+ */
+export interface ObservedConnection {
+  readonly id: string;
+  /** W3C traceparent of the connection's span, when a sink traces. */
+  readonly traceparent: string | undefined;
+  /** The app sends `data` (at `at`, default now): returns the turn it starts, if it starts one. */
+  sent(data: WireData, at?: number): ManualTurn | undefined;
+  /** A message arrived. */
+  received(data: WireData, at?: number): void;
+  /** The connection ended; a turn still open ends with it. */
+  close(outcome: ConnectionReport['outcome'], at?: number, reason?: string, code?: number): void;
 }
 
 export interface TransportOptions {
@@ -20,6 +43,8 @@ export interface TransportOptions {
 export interface ManualTurn {
   /** Undefined until the turn starts. */
   readonly id: string | undefined;
+  /** W3C traceparent of the turn's span once it starts, when a sink traces: for the app's own messages. */
+  readonly traceparent: string | undefined;
   /** The request left now: t0. Calling anything else first starts the turn implicitly. */
   start(): ManualTurn;
   /** Any byte of the reply arrived (sets TTFB). */
@@ -44,6 +69,8 @@ export interface Monitor {
   fetch(input: RequestInfo | URL, init?: RequestInit, options?: TransportOptions): Promise<Response>;
   /** A manual turn. */
   turn(): ManualTurn;
+  /** A connection over a transport the app (or an earshot module such as `earshot/webrtc`) reports itself. */
+  connection(transport: Transport, url?: string, options?: TransportOptions): ObservedConnection;
   /** The open turn whose content chunk arrived last: from a message handler, the turn that delivered it. */
   activeTurn(): ManualTurn | undefined;
   /** Aggregates over every turn and connection so far. */
@@ -56,7 +83,7 @@ export interface Monitor {
   readonly internalErrors: number;
 }
 
-const OPTION_NAMES = ['slo', 'stallMs', 'chunkTimes', 'onTurn', 'onConnection', 'onError', 'redact'];
+const OPTION_NAMES = ['slo', 'stallMs', 'chunkTimes', 'onTurn', 'onConnection', 'onError', 'redact', 'sink'];
 
 /** Reject options that would silently measure nothing, naming the option. */
 function validate(options: MonitorOptions): void {
@@ -78,30 +105,41 @@ function validate(options: MonitorOptions): void {
 export function createMonitor(options: MonitorOptions = {}): Monitor {
   validate(options);
   const recorder = new Recorder(options);
-  const now = recorder.now;
+  const { now, _sink: sink } = recorder;
   const secrets = options.redact ?? SECRET_PARAMS;
-  /** Run earshot's own work so that a failure in it is counted, never thrown into the app. */
-  const guard = <T>(work: () => T): T | undefined => {
-    try {
-      return work();
-    } catch (error) {
-      recorder._internalError(error);
-      return undefined;
-    }
+  const guard = <T>(work: () => T) => recorder._guard(work);
+  const connect = (transport: Transport, url: string | undefined, transportOptions?: TransportOptions) => {
+    const c = recorder.connection(transport, url && redactUrl(url, secrets));
+    c._adapter = toAdapter(transportOptions?.adapter ?? adapters.raw());
+    return c;
   };
-  const connect = (transport: Transport, url: string) => recorder.connection(transport, redactUrl(url, secrets));
   // The transports earshot wraps: the globals as they were before `patchGlobals`, read lazily so a
   // fetch stubbed after `createMonitor` is the one used.
   let baseFetch: typeof fetch | undefined;
   let BaseWebSocket: typeof WebSocket | undefined;
   let unpatch: (() => void) | undefined;
 
-  const instrumentWebSocket = (ws: WebSocket, url: string | URL, transportOptions?: TransportOptions) => {
-    guard(() => {
-      const connection = connect('websocket', String(url));
-      connection._adapter = toAdapter(transportOptions?.adapter ?? adapters.raw());
-      observeWebSocket(ws, connection);
-    });
+  /** Open a WebSocket through `construct`, its URL or protocols carrying the connection's trace context. */
+  const openWebSocket = (
+    construct: (url: string | URL, protocols?: string | string[]) => WebSocket,
+    url: string | URL,
+    protocols: string | string[] | undefined,
+    transportOptions?: TransportOptions,
+  ) => {
+    const connection = guard(() => connect('websocket', String(url), transportOptions));
+    const traceparent = connection?.traceparent;
+    const carried =
+      traceparent &&
+      guard(() => sink.websocket?.(String(url), protocols === undefined ? [] : [protocols].flat(), traceparent));
+    let ws: WebSocket;
+    try {
+      ws = carried ? construct(...carried) : construct(url, protocols);
+    } catch (error) {
+      // The app's own mistake (a bad URL or protocol): no connection was opened.
+      connection?.close('abandoned', now(), String(error));
+      throw error;
+    }
+    if (connection) guard(() => observeWebSocket(ws, connection));
     return ws;
   };
 
@@ -112,18 +150,23 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
 
     websocket(url, protocols, transportOptions) {
       const Native = BaseWebSocket ?? WebSocket;
-      return instrumentWebSocket(new Native(url, protocols), url, transportOptions);
+      return openWebSocket((u, p) => new Native(u, p), url, protocols, transportOptions);
     },
 
     async fetch(input, init, transportOptions) {
       const base = baseFetch ?? fetch;
       const t0 = now();
       const request = input instanceof Request ? input : undefined;
-      const connection = guard(() => {
-        const c = connect('fetch', request?.url ?? String(input));
-        c.startTurn(t0);
-        return c;
-      });
+      const url = request?.url ?? String(input);
+      const turn = guard(() => connect('fetch', url).startTurn(t0));
+      const traceparent = turn?.traceparent;
+      const carried = traceparent && guard(() => sink.headers?.(url, traceparent));
+      if (carried) {
+        const headers = new Headers(init?.headers ?? request?.headers);
+        for (const name in carried) headers.set(name, carried[name]!);
+        init = { ...init, headers };
+      }
+      const connection = turn?._connection;
       const signal = init?.signal ?? request?.signal;
       let response: Response;
       try {
@@ -132,10 +175,13 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
         guard(() => connection?.close(signal?.aborted ? 'abandoned' : 'dropped', now(), String(error)));
         throw error;
       }
-      return (connection && guard(() => observeResponse(response, connection, signal, transportOptions?.adapter))) ?? response;
+      if (!connection) return response;
+      guard(() => sink.response?.(turn.id!, response.headers));
+      return guard(() => observeResponse(response, connection, signal, transportOptions?.adapter)) ?? response;
     },
 
     turn: () => new TurnRecord(recorder.manual),
+    connection: (transport, url, transportOptions) => connect(transport, url, transportOptions),
     activeTurn: () => (recorder._lastContent?._ended ? undefined : recorder._lastContent),
     summary: () => recorder.summary(),
     takePeak: () => recorder.takePeak(),
@@ -151,12 +197,17 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       const patchedFetch: typeof fetch = (input, init) => monitor.fetch(input, init, transportOptions);
       g.fetch = patchedFetch;
       // A Proxy keeps `instanceof WebSocket`, the static constants and subclassing working.
-      const PatchedWebSocket =
+      const PatchedWebSocket: typeof WebSocket | undefined =
         PreviousWebSocket &&
         new Proxy(PreviousWebSocket, {
-          construct(target, args: [string | URL, (string | string[])?], newTarget) {
-            const ws = Reflect.construct(target, args, newTarget === PatchedWebSocket ? target : newTarget) as WebSocket;
-            return instrumentWebSocket(ws, args[0], transportOptions);
+          construct(target, [url, protocols]: [string | URL, (string | string[])?], newTarget) {
+            const subclass = newTarget === PatchedWebSocket ? target : newTarget;
+            return openWebSocket(
+              (u, p) => Reflect.construct(target, p === undefined ? [u] : [u, p], subclass) as WebSocket,
+              url,
+              protocols,
+              transportOptions,
+            );
           },
         });
       // Where there is no WebSocket (Node before 22), only fetch is patched.
@@ -169,6 +220,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     },
   };
 
+  guard(() => options.sink?.attach?.(monitor));
   // Turns still open when the page goes away were abandoned by the user, not dropped.
   if (typeof addEventListener === 'function') {
     addEventListener('pagehide', () => recorder.abandonAll('page unload'));

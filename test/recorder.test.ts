@@ -331,11 +331,11 @@ describe('messages through an adapter', () => {
 
   it('without explicit ends, each request the app sends ends the turn before it', () => {
     const { c, turns, at } = connection(false);
-    c._sent('q1', at(0));
-    c._received('content', at(10));
-    c._sent('q2', at(20));
-    c._received('content', at(35));
-    c._received('noise', at(40));
+    c.sent('q1', at(0));
+    c.received('content', at(10));
+    c.sent('q2', at(20));
+    c.received('content', at(35));
+    c.received('noise', at(40));
     c.close('clean', at(50));
     expect(turns.map((t) => [t.t0, t.ttftMs, t.e2eMs, t.outcome])).toEqual([
       [0, 10, 10, 'complete'],
@@ -345,12 +345,12 @@ describe('messages through an adapter', () => {
 
   it('with explicit ends, a request while a turn is open belongs to it, and a missing end is a drop', () => {
     const { c, turns, connections, at } = connection(true);
-    c._received('request', at(0)); // e.g. server VAD: the turn starts, and this is its first byte
-    c._sent('q', at(5));
-    c._received('content', at(10));
-    c._received('end', at(20));
-    c._sent('q', at(30));
-    c._received('content', at(45));
+    c.received('request', at(0)); // e.g. server VAD: the turn starts, and this is its first byte
+    c.sent('q', at(5));
+    c.received('content', at(10));
+    c.received('end', at(20));
+    c.sent('q', at(30));
+    c.received('content', at(45));
     c.close('clean', at(50));
     expect(turns.map((t) => [t.t0, t.ttfbMs, t.ttftMs, t.outcome, t.reason])).toEqual([
       [0, 0, 10, 'complete', undefined],
@@ -366,14 +366,14 @@ describe('messages through an adapter', () => {
     c._adapter = toAdapter(() => {
       throw new Error('adapter bug');
     });
-    c._received('x', 1);
-    c._sent('x', 2);
+    c.received('x', 1);
+    c.sent('x', 2);
     expect(recorder._errors).toBe(2);
     expect(errors).toHaveLength(2);
     c._adapter = toAdapter(() => 'request');
     c.close('dropped', 3, 'reset');
-    c._received('x', 4);
-    c._sent('x', 5);
+    c.received('x', 4);
+    c.sent('x', 5);
     expect(recorder.summary().turns.started).toBe(0);
   });
 });

@@ -1,5 +1,4 @@
 import { normalize } from '../adapters/classify';
-import { BurnTracker, SRE_WINDOWS } from './burn';
 import { Sketch } from './sketch';
 import { evaluateSlo } from './slo';
 import type {
@@ -7,7 +6,9 @@ import type {
   ConnectionReport,
   Distribution,
   Outcome,
-  SloCriterion,
+  SloCategory,
+  SloFailure,
+  SinkHooks,
   SloOptions,
   StreamContext,
   Summary,
@@ -24,6 +25,8 @@ export interface RecorderOptions {
   chunkTimes?: number;
   onTurn?: (turn: TurnReport) => void;
   onConnection?: (connection: ConnectionReport) => void;
+  /** Telemetry: spans and trace context for connections and turns. */
+  sink?: SinkHooks;
   /** Clock in ms; default `performance.now()`. */
   now?: () => number;
   /** Absolute epoch ms of the clock's zero; default `performance.timeOrigin`. */
@@ -49,6 +52,7 @@ export class Recorder {
   readonly _slo: SloOptions;
   readonly _stallMs: number;
   readonly _chunkTimes: number;
+  readonly _sink: SinkHooks;
   /** Errors inside earshot that were caught, never thrown into the app. */
   _errors = 0;
   readonly #options: RecorderOptions;
@@ -59,15 +63,19 @@ export class Recorder {
   /** Exact counters, shaped as the summary reports them. */
   readonly #turns = { started: 0, complete: 0, error: 0, dropped: 0, abandoned: 0, good: 0 };
   readonly #connections = { opened: 0, clean: 0, dropped: 0, abandoned: 0 };
-  readonly #failedBy: Record<SloCriterion | 'outcome', number> = {
+  readonly #failedBy: Record<SloFailure, number> = {
     ttftMs: 0,
     ttfaMs: 0,
     tpotMs: 0,
     e2eMs: 0,
     maxGapMs: 0,
+    rtf: 0,
     outcome: 0,
+    quality: 0,
+    configuration: 0,
   };
-  readonly #burn: BurnTracker;
+  /** Bad valid turns by the category of budget they spent. */
+  readonly #bad: Record<SloCategory, number> = { infrastructure: 0, latency: 0, quality: 0, configuration: 0 };
   readonly #sketches = Object.fromEntries(METRICS.map((m) => [m, new Sketch()])) as Record<Metric, Sketch>;
   /** Connection used by manual turns: it is never counted as an open connection. */
   readonly manual: ConnectionRecord;
@@ -83,8 +91,8 @@ export class Recorder {
     const slo = (this._slo = options.slo ?? {});
     this._stallMs = options.stallMs ?? 250;
     this._chunkTimes = options.chunkTimes ?? 0;
+    this._sink = options.sink ?? {};
     this.#objective = slo.objective ?? 0.99;
-    this.#burn = new BurnTracker(slo.windows ?? SRE_WINDOWS, this.#objective, slo.minEvents ?? 10);
     this.manual = new ConnectionRecord(this, 'manual', 'manual', undefined, this.now());
   }
 
@@ -94,6 +102,7 @@ export class Recorder {
     const c = new ConnectionRecord(this, `c${++this.#connections.opened}`, transport, url, this.now());
     this.#live.add(c);
     if (this.#live.size > this.#peak) this.#peak = this.#live.size;
+    c.traceparent = this._guard(() => this._sink.start?.(c.id, undefined, url, c.openedAt));
     return c;
   }
 
@@ -111,6 +120,16 @@ export class Recorder {
     for (const c of [...this.#live]) c.close('abandoned', now, reason);
     // The page is going: a report waiting for its audio goes out now, without it.
     for (const release of [...this._held]) release();
+  }
+
+  /** Run earshot's own work so that a failure in it is counted, never thrown into the app. */
+  _guard<T>(work: () => T): T | undefined {
+    try {
+      return work();
+    } catch (error) {
+      this._internalError(error);
+      return undefined;
+    }
   }
 
   /** An error inside earshot: counted and passed to `onError`, never thrown into the app. */
@@ -147,16 +166,18 @@ export class Recorder {
     s.rtf.add(report.rtf!);
     if (report.outcome !== 'abandoned') {
       if (report.slo.good) c.good++;
+      else this.#bad[report.slo.category!]++;
       for (const f of report.slo.failed) this.#failedBy[f]++;
-      this.#burn.record(report.slo.good, this.now());
     }
     this.#emit(this.#options.onTurn, report);
+    this._guard(() => this._sink.turn?.(report));
   }
 
   _connectionClosed(connection: ConnectionRecord, report: ConnectionReport): void {
     if (!this.#live.delete(connection)) return;
     this.#connections[report.outcome]++;
     this.#emit(this.#options.onConnection, report);
+    this._guard(() => this._sink.connection?.(report));
   }
 
   #emit<T>(callback: ((value: T) => void) | undefined, value: T): void {
@@ -179,6 +200,7 @@ export class Recorder {
     const open = t.started - valid - t.abandoned;
     const ended = c.clean + c.dropped;
     const objective = this.#objective;
+    const spent = (bad: number) => bad / valid / (1 - objective);
     return {
       turns: { ...t, open, valid },
       goodput: valid > 0 ? t.good / valid : undefined,
@@ -186,8 +208,8 @@ export class Recorder {
       connections: { ...c, active: this.#live.size, peak: this.#peak },
       dropRate: ended > 0 ? c.dropped / ended : undefined,
       objective,
-      budgetRemaining: valid > 0 ? 1 - (valid - t.good) / valid / (1 - objective) : undefined,
-      burn: this.#burn.report(this.now()),
+      budgetRemaining: valid > 0 ? 1 - spent(valid - t.good) : undefined,
+      budgetSpent: valid > 0 ? (Object.fromEntries(Object.entries(this.#bad).map(([k, n]) => [k, spent(n)])) as Record<SloCategory, number>) : undefined,
       ...(Object.fromEntries(METRICS.map((m) => [m, this.#sketches[m].distribution()])) as Record<Metric, Distribution>),
     };
   }
@@ -207,6 +229,8 @@ export class ConnectionRecord {
   readonly _ctx: StreamContext = {};
   /** How messages map to turns; set by the transport before the first message. */
   _adapter!: Adapter;
+  /** W3C traceparent of the connection's span, when a sink traces. */
+  traceparent: string | undefined;
 
   constructor(
     readonly _recorder: Recorder,
@@ -222,22 +246,20 @@ export class ConnectionRecord {
   }
 
   /**
-   * The app sent `data` at `now`. A request starts a turn; on a protocol without explicit ends it
-   * closes the turn before it (the default WebSocket model), otherwise a turn still open keeps it.
+   * The app sends `data` at `at`. A request starts a turn, returned; on a protocol without explicit
+   * ends it closes the turn before it (the default WebSocket model), otherwise a turn still open keeps it.
    */
-  _sent(data: WireData, now: number): void {
-    try {
+  sent(data: WireData, at = this._recorder.now()): TurnRecord | undefined {
+    return this._recorder._guard(() => {
       const adapter = this._adapter;
       if (
         normalize(adapter.sent ? adapter.sent(data, this._ctx) : 'request').kind === 'request' &&
         !this._closed &&
         !(this._current && this._ctx.requireEnd)
       ) {
-        this.startTurn(now);
+        return this.startTurn(at);
       }
-    } catch (error) {
-      this._recorder._internalError(error);
-    }
+    });
   }
 
   /**
@@ -245,7 +267,7 @@ export class ConnectionRecord {
    * received while a turn is open belongs to that turn (e.g. a server VAD event followed by
    * `response.created`).
    */
-  _received(data: WireData, now: number): void {
+  received(data: WireData, now = this._recorder.now()): void {
     try {
       const info = normalize(this._adapter.received(data, this._ctx));
       if (info.kind === 'request') {
@@ -270,7 +292,7 @@ export class ConnectionRecord {
    * End the connection; a turn still open ends with it (a clean close completes it). A clean end
    * before the terminal message its protocol promised is a drop.
    */
-  close(outcome: ConnectionReport['outcome'], now: number, reason?: string, code?: number): void {
+  close(outcome: ConnectionReport['outcome'], now = this._recorder.now(), reason?: string, code?: number): void {
     try {
       if (this._closed) return;
       this._closed = true;
@@ -304,6 +326,8 @@ export class ConnectionRecord {
 export class TurnRecord {
   /** Undefined until the turn starts. */
   id: string | undefined;
+  /** W3C traceparent of the turn's span, when a sink traces. */
+  traceparent: string | undefined;
   _ended = false;
   #t0 = 0;
   #firstByte: number | undefined;
@@ -325,6 +349,8 @@ export class TurnRecord {
   #chunkTimes: number[] | undefined;
   #awaitingAudio = false;
   #release: (() => void) | undefined;
+  /** The app's verdict on a bad result: its category and reason. */
+  #verdict: ['quality' | 'configuration', string | undefined] | undefined;
 
   constructor(readonly _connection: ConnectionRecord) {}
 
@@ -338,7 +364,9 @@ export class TurnRecord {
       c._turns++;
       this.#t0 = at;
       if (recorder._chunkTimes > 0) this.#chunkTimes = [];
-      this.id = recorder._turnStarted();
+      const id = (this.id = recorder._turnStarted());
+      const parent = c === recorder.manual ? undefined : c.id;
+      this.traceparent = recorder._guard(() => recorder._sink.start?.(id, parent, c.url, at));
     }
     return this;
   }
@@ -422,6 +450,15 @@ export class TurnRecord {
     this._finish('error', this.#at(at), String(error ?? 'error'));
   }
 
+  /**
+   * The app's verdict on the turn's result, before the turn's report goes out: a bad one makes the
+   * turn bad, spending budget of `category` (`quality`, or `configuration` for a fault of setup), and
+   * `reason` becomes the turn's reason unless it has its own. The last verdict counts.
+   */
+  quality(good: boolean, reason?: string, category: 'quality' | 'configuration' = 'quality'): void {
+    this.#verdict = good ? undefined : [category, reason];
+  }
+
   /** The app gave up on the turn (e.g. the user interrupted it): never good, never dropped. */
   abandon(reason = 'abandoned by the app', at?: number): void {
     this._finish('abandoned', this.#at(at), reason);
@@ -475,11 +512,11 @@ export class TurnRecord {
         stalls: this.#stalls,
       },
       outcome,
-      reason,
+      reason: reason ?? this.#verdict?.[1],
       slo: { good: false, failed: [] },
       chunkTimes: this.#chunkTimes,
     };
-    report.slo = evaluateSlo(report, recorder._slo);
+    report.slo = evaluateSlo(report, recorder._slo, this.#verdict?.[0]);
     return report;
   }
 }

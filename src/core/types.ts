@@ -8,29 +8,43 @@ export type Transport = 'websocket' | 'fetch' | 'webrtc' | 'manual';
 /** How a turn ended. `abandoned` (app close, abort, page unload) is never good and never dropped. */
 export type Outcome = 'complete' | 'error' | 'dropped' | 'abandoned';
 
-/** A latency criterion of the SLO; every value is an inclusive upper bound in ms. */
+/** The latency criteria of the SLO; every value is an inclusive upper bound, in ms unless named otherwise. */
 export interface SloCriteria {
   ttftMs?: number;
   ttfaMs?: number;
   tpotMs?: number;
   e2eMs?: number;
   maxGapMs?: number;
+  /** Bound on the turn's real-time factor `rtf` (no unit), judged on turns that carried audio. */
+  rtf?: number;
 }
 export type SloCriterion = keyof SloCriteria;
+
+/**
+ * Why a bad turn spent error budget. `infrastructure`: it did not complete (drop, error, timeout);
+ * `latency`: it missed a latency criterion; `quality`: the app judged its result bad;
+ * `configuration`: the app marked its failure as a configuration fault.
+ */
+export type SloCategory = 'infrastructure' | 'latency' | 'quality' | 'configuration';
+
+/** What a turn failed: a criterion, `outcome` when it did not complete, or the app's verdict. */
+export type SloFailure = SloCriterion | 'outcome' | 'quality' | 'configuration';
 
 /** A long/short window pair and the burn-rate factor over which it alerts (SRE workbook, table 5-8). */
 export interface BurnWindow {
   longMs: number;
   shortMs: number;
   factor: number;
+  /** How a generated alert on this pair notifies. Default: `page` for a long window of 6 h or less, else `ticket`. */
+  severity?: 'page' | 'ticket';
 }
 
 export interface SloOptions extends SloCriteria {
   /** Share of valid turns that must be good, e.g. 0.99. Default 0.99. */
   objective?: number;
-  /** Burn-rate alert windows. Default: 1h/5m x14.4, 6h/30m x6, 3d/6h x1. */
+  /** Burn-rate alert windows (for `earshot/slo`). Default: 1h/5m x14.4, 6h/30m x6, 3d/6h x1. */
   windows?: BurnWindow[];
-  /** A window with fewer valid turns than this never fires. Default 10. */
+  /** A burn-rate window with fewer valid turns than this never fires. Default 10. */
   minEvents?: number;
 }
 
@@ -56,8 +70,14 @@ export interface ItlReport extends Distribution {
 
 export interface SloResult {
   good: boolean;
-  /** Criteria the turn failed, plus `outcome` when it did not complete. */
-  failed: Array<SloCriterion | 'outcome'>;
+  /** Criteria the turn failed, `outcome` when it did not complete, and the app's verdict when it judged the turn bad. */
+  failed: SloFailure[];
+  /**
+   * The category of budget a bad turn spent, undefined for a good or abandoned turn. One per bad turn:
+   * the first that applies of configuration, infrastructure, quality, latency (the root cause first: a
+   * turn that never completed also misses its latency bounds).
+   */
+  category?: SloCategory;
 }
 
 export interface TurnReport {
@@ -131,7 +151,7 @@ export interface Summary {
   /** good / valid, undefined before the first valid turn. */
   goodput?: number;
   /** Exact count of turns that failed each criterion (a turn may fail several). */
-  failedBy: Record<SloCriterion | 'outcome', number>;
+  failedBy: Record<SloFailure, number>;
   connections: {
     opened: number;
     active: number;
@@ -146,7 +166,11 @@ export interface Summary {
   objective: number;
   /** 1 - (bad / valid) / (1 - objective) over the whole session: share of error budget left. */
   budgetRemaining?: number;
-  burn: BurnReport[];
+  /**
+   * Share of the error budget each category spent: its bad turns / valid / (1 - objective). The shares
+   * sum to 1 - budgetRemaining. Undefined before the first valid turn.
+   */
+  budgetSpent?: Record<SloCategory, number>;
   ttfb: Distribution;
   ttft: Distribution;
   ttfa: Distribution;
@@ -217,3 +241,23 @@ export type AdapterFunction = (
 ) => Classification;
 
 export type AdapterLike = Adapter | AdapterFunction;
+
+/**
+ * A telemetry sink, such as `otel()` from `earshot/otel`: it sees every report, starts a span for each
+ * connection and turn, and says how requests carry that span's W3C `traceparent`. Hooks are plain
+ * functions; a failure in one is counted as earshot's own error, never thrown into the app.
+ */
+export interface SinkHooks {
+  /** A connection (no parent) or a turn of connection `parentId` starts at `at`: its traceparent, if any. */
+  start?: (id: string, parentId: string | undefined, url: string | undefined, at: number) => string | undefined;
+  turn?: (report: TurnReport) => void;
+  connection?: (report: ConnectionReport) => void;
+  /** Headers a fetch to `url` carries for `traceparent`; none (undefined) e.g. for another origin. */
+  headers?: (url: string, traceparent: string) => Record<string, string> | undefined;
+  /** The URL and protocols a WebSocket opens with, carrying its connection's `traceparent`. */
+  websocket?: (url: string, protocols: string[], traceparent: string) => [url: string, protocols: string[]];
+  /** A request message carrying its turn's `traceparent`, e.g. as a JSON field. */
+  message?: (data: WireData, traceparent: string) => WireData;
+  /** The response headers of a fetch turn arrived (e.g. `Server-Timing`). */
+  response?: (turnId: string, headers: Headers) => void;
+}

@@ -37,7 +37,7 @@ export function observeResponse(
       ? undefined
       : createFramer(framing, (data, event) => {
           connection._ctx.event = event;
-          connection._received(data, chunkTime);
+          connection.received(data, chunkTime);
         });
   const stream = new ReadableStream<Uint8Array>(
     {
@@ -54,7 +54,7 @@ export function observeResponse(
         const { done, value } = result;
         try {
           if (done) framer?.end();
-          else if (!framer) connection._received(value, chunkTime);
+          else if (!framer) connection.received(value, chunkTime);
           else {
             connection._current?.byte(chunkTime);
             framer.push(value);

@@ -1,26 +1,31 @@
 import type { ConnectionRecord } from '../core/recorder';
+import type { WireData } from '../core/types';
 
 /**
  * Observe a real WebSocket in place: a listener registered before any of the app's, and `send` /
  * `close` wrapped on the instance. The app keeps the same object, events and errors.
  */
 export function observeWebSocket(ws: WebSocket, connection: ConnectionRecord): void {
-  const { now } = connection._recorder;
+  const recorder = connection._recorder;
+  const { now } = recorder;
   let closedByApp = false;
   const send = ws.send;
   const close = ws.close;
-  ws.send = function (this: WebSocket, data: string | ArrayBufferLike | Blob | ArrayBufferView) {
-    const t0 = now();
-    // The app's call runs first and unguarded so its exceptions are exactly the browser's.
-    send.call(this, data);
-    connection._sent(data, t0);
+  ws.send = function (this: WebSocket, data: WireData) {
+    // Classified before it leaves, so that a turn it starts can carry its trace context in it. A
+    // send while connecting throws and sends nothing: no turn.
+    const turn = this.readyState ? connection.sent(data, now()) : undefined;
+    const traceparent = turn?.traceparent;
+    const carried = traceparent && recorder._guard(() => recorder._sink.message?.(data, traceparent));
+    // The app's call runs unguarded so its exceptions are exactly the browser's.
+    send.call(this, (carried ?? data) as string);
   };
   ws.close = function (this: WebSocket, code?: number, reason?: string) {
     close.call(this, code, reason);
     closedByApp = true;
   };
   ws.addEventListener('message', (event: MessageEvent) => {
-    connection._received(event.data as string | ArrayBuffer | Blob, now());
+    connection.received(event.data as string | ArrayBuffer | Blob, now());
   });
   ws.addEventListener('close', ({ code, reason, wasClean }: CloseEvent) => {
     const t = now();
