@@ -109,8 +109,9 @@ export function synthTrace(family: Family, seed: number): Trace {
         break;
       }
     }
-    // In-order delivery: a late chunk holds back the ones behind it.
-    arrival = Math.max(arrival, send + net);
+    // In-order delivery: a late chunk holds back the ones behind it, which then follow it within
+    // tens of microseconds (as the shipped traces show), not in the same instant.
+    arrival = Math.max(arrival + 0.05 * rand(), send + net);
     chunks.push({ seq: i, mediaMs, durMs: 20, sendMs: +send.toFixed(3), arrivalMs: +arrival.toFixed(3) });
   }
   return { name: `${family}-s${seed}`, sampleRate: 24000, chunkMs: 20, oracleStartupMs: oracleStartup(chunks), chunks };

@@ -220,10 +220,11 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     },
   };
 
-  guard(() => options.sink?.attach?.(monitor));
-  // Turns still open when the page goes away were abandoned by the user, not dropped.
+  // Turns still open when the page goes away were abandoned by the user, not dropped. Registered
+  // before the sink attaches, so a sink flushing on `pagehide` sends those turns too.
   if (typeof addEventListener === 'function') {
     addEventListener('pagehide', () => recorder.abandonAll('page unload'));
   }
+  guard(() => options.sink?.attach?.(monitor));
   return monitor;
 }
