@@ -17,6 +17,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const WS_MESSAGES = 100_000;
 const FETCH_CHUNKS = 20_000;
 const PAGE_CHUNKS = 100_000;
+const DISPATCHES = 1_000_000;
 const HEAP_CHUNKS = 1_000_000;
 const root = join(import.meta.dirname, '..');
 
@@ -56,6 +57,20 @@ window.pageBodyRun = async (instrumented, n) => {
   } finally {
     window.fetch = pageFetch;
   }
+};
+// earshot's own cost per WebSocket message, without the network: the same MessageEvent dispatched
+// on an instrumented and on a raw socket, each with an app listener that reads the data.
+window.dispatchRun = (instrumented, n) => {
+  const ws = instrumented ? monitor.websocket(wsUrl(0)) : new WebSocket(wsUrl(0));
+  let chars = 0;
+  ws.onmessage = (e) => { chars += e.data.length; };
+  ws.send = () => {};
+  const event = new MessageEvent('message', { data: '{"i":12345}' });
+  const start = performance.now();
+  for (let i = 0; i < n; i++) ws.dispatchEvent(event);
+  const ms = performance.now() - start;
+  ws.close();
+  return ms;
 };
 // One session, one turn: 'go' starts the turn; 'more' (noise) asks for the rest after the warm mark.
 const oneTurn = (data, direction) => direction === 'in' ? 'content' : data.startsWith('go') ? 'request' : 'noise';
@@ -124,6 +139,7 @@ interface BenchPage {
   wsRun(instrumented: boolean, n: number): Promise<number>;
   fetchRun(instrumented: boolean, n: number): Promise<{ ms: number; reads: number }>;
   pageBodyRun(instrumented: boolean, n: number): Promise<number>;
+  dispatchRun(instrumented: boolean, n: number): number;
   heapWarm(n: number): Promise<number>;
   heapRest(n: number): Promise<number>;
 }
@@ -141,6 +157,7 @@ async function main() {
   const body = { raw: [] as number[], inst: [] as number[], ratios: [] as number[] };
   const reads: number[] = [];
   const pageBody = { raw: [] as number[], inst: [] as number[], ratios: [] as number[] };
+  const dispatch = { raw: [] as number[], inst: [] as number[] };
   // One untimed warm-up of each path.
   await page.evaluate((n) => Promise.all([(window as unknown as BenchPage).wsRun(false, n), (window as unknown as BenchPage).wsRun(true, n)]), 10_000);
   for (let round = 0; round < ROUNDS; round++) {
@@ -157,6 +174,8 @@ async function main() {
       reads.push(f.reads);
       const pageMs = await page.evaluate(([i, n]) => (window as unknown as BenchPage).pageBodyRun(i, n), [instrumented, PAGE_CHUNKS] as const);
       pageRate[String(instrumented)] = PAGE_CHUNKS / (pageMs / 1000);
+      const dispatchMs = await page.evaluate(([i, n]) => (window as unknown as BenchPage).dispatchRun(i, n), [instrumented, DISPATCHES] as const);
+      dispatch[instrumented ? 'inst' : 'raw'].push((dispatchMs * 1000) / DISPATCHES);
     }
     ws.raw.push(wsRate.false);
     ws.inst.push(wsRate.true);
@@ -192,6 +211,14 @@ async function main() {
   console.log('| path | raw | instrumented | instrumented / raw |\n| --- | --- | --- | --- |');
   console.log(rows.join('\n'));
   console.log(`\nper-round ratios: ws ${ws.ratios.map((r) => r.toFixed(3)).join(' ')}; fetch ${body.ratios.map((r) => r.toFixed(3)).join(' ')}; page body ${pageBody.ratios.map((r) => r.toFixed(3)).join(' ')}`);
+  // What earshot adds to each message, against what a message costs the page over loopback.
+  const addedUs = median(dispatch.inst) - median(dispatch.raw);
+  const rawUs = 1e6 / median(ws.raw);
+  console.log(
+    `\nper WebSocket message, dispatched in the page (${fmt(DISPATCHES)}): raw ${median(dispatch.raw).toFixed(3)} µs, ` +
+      `instrumented ${median(dispatch.inst).toFixed(3)} µs: earshot adds ${addedUs.toFixed(3)} µs to a message that costs the ` +
+      `page ${rawUs.toFixed(1)} µs over loopback (${(rawUs / (rawUs + addedUs)).toFixed(3)}× raw)`,
+  );
   console.log(
     `heap: ${fmt(HEAP_CHUNKS)} content chunks in one turn; GC'd heap after 1,000 chunks ${fmt(warm)} B, after all ${fmt(end)} B: growth ${fmt(end - warm)} B (budget 65,536 B)`,
   );

@@ -41,33 +41,32 @@ export function observeResponse(
         });
   const stream = new ReadableStream<Uint8Array>(
     {
-      async pull(controller) {
-        let result: ReadableStreamReadResult<Uint8Array>;
-        try {
-          result = await reader.read();
-        } catch (error) {
-          connection.close(signal?.aborted ? 'abandoned' : 'dropped', now(), String(error));
-          controller.error(error);
-          return;
-        }
-        chunkTime = now();
-        const { done, value } = result;
-        try {
-          if (done) framer?.end();
-          else if (!framer) connection.received(value, chunkTime);
-          else {
-            connection._current?.byte(chunkTime);
-            framer.push(value);
-          }
-        } catch (error) {
-          connection._recorder._internalError(error);
-        }
-        if (!done) controller.enqueue(value);
-        else {
-          connection.close('clean', chunkTime);
-          controller.close();
-        }
-      },
+      // A plain `then` rather than an async function: one promise hop fewer per chunk.
+      pull: (controller) =>
+        reader.read().then(
+          ({ done, value }) => {
+            chunkTime = now();
+            try {
+              if (done) framer?.end();
+              else if (!framer) connection.received(value, chunkTime);
+              else {
+                connection._current?.byte(chunkTime);
+                framer.push(value);
+              }
+            } catch (error) {
+              connection._recorder._internalError(error);
+            }
+            if (!done) controller.enqueue(value);
+            else {
+              connection.close('clean', chunkTime);
+              controller.close();
+            }
+          },
+          (error: unknown) => {
+            connection.close(signal?.aborted ? 'abandoned' : 'dropped', now(), String(error));
+            controller.error(error);
+          },
+        ),
       cancel(reason) {
         connection.close('abandoned', now(), 'cancelled by the app');
         return reader.cancel(reason);
