@@ -4,6 +4,10 @@ import type { TerserOptions } from 'vite';
 export const entries: Record<string, string> = {
   earshot: 'src/index.ts',
   'jitter-buffer': 'src/jitter-buffer.ts',
+  text: 'src/text.ts',
+  slo: 'src/slo.ts',
+  'slo-cli': 'src/slo/cli.ts',
+  server: 'src/server.ts',
 };
 
 /**

@@ -385,13 +385,13 @@ test('goodput and per-criterion failures are exact', async ({ page }) => {
   }
   expect(turns.map((t) => t.slo), turns.map(describeTurn).join('\n')).toEqual([
     { good: true, failed: [] },
-    { good: false, failed: ['tpotMs'] },
-    { good: false, failed: ['ttftMs'] },
+    { good: false, failed: ['tpotMs'], category: 'latency' },
+    { good: false, failed: ['ttftMs'], category: 'latency' },
   ]);
   const summary = await page.evaluate(() => window.harness.summary());
   expect(summary.turns).toEqual({ started: 3, open: 0, complete: 3, error: 0, dropped: 0, abandoned: 0, valid: 3, good: 1 });
   expect(summary.goodput).toBe(1 / 3);
-  expect(summary.failedBy).toEqual({ ttftMs: 1, ttfaMs: 0, tpotMs: 1, e2eMs: 0, maxGapMs: 0, outcome: 0 });
+  expect(summary.failedBy).toEqual({ ttftMs: 1, ttfaMs: 0, tpotMs: 1, e2eMs: 0, maxGapMs: 0, rtf: 0, outcome: 0, quality: 0, configuration: 0 });
   expect(summary.connections).toMatchObject({ opened: 3, active: 0, clean: 3, dropped: 0, abandoned: 0 });
   expect(summary.dropRate).toBe(0);
   expect(summary.ttft.count).toBe(3);

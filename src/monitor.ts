@@ -55,6 +55,13 @@ export interface ManualTurn {
   usage(tokens: number): void;
   /** The first audible sample was heard at `at` (performance.now, output latency included). */
   audioHeard(at?: number): void;
+  /** The reply's first text was shown to the reader at `at` (e.g. by `earshot/text`'s `onFirstDisplay`). */
+  displayed(at?: number): void;
+  /**
+   * The app's verdict on the result, before the turn's report goes out: a bad one spends budget of
+   * `category` ('quality' by default, or 'configuration'); `reason` becomes the turn's reason unless it has one.
+   */
+  quality(good: boolean, reason?: string, category?: 'quality' | 'configuration'): void;
   /** A player will call `audioHeard`: the turn's report waits for it (at most 3 s after the turn ends). */
   awaitAudio(): void;
   end(): void;

@@ -172,3 +172,26 @@ describe('BurnTracker', () => {
     expect(reports[3]).toMatchObject({ longValid: 5, shortValid: 5, firing: true });
   });
 });
+
+describe('BurnTracker and the generated Prometheus rules', () => {
+  it('judge the history of test/fixtures/slo/voice-agent.test.yml alike', () => {
+    // 10 valid turns a minute; from minute 120, 5 of them bad. As promtool evaluates it at 130 and 190
+    // minutes: 1h 8.333 / 5m 50, no page; then 1h and 5m at 50, and 3d at 350 / 1900 / 0.01.
+    const t = new BurnTracker(SRE_WINDOWS, 0.99, 10);
+    const minute = (m: number) => {
+      for (let k = 0; k < 10; k++) t.record(!(m >= 120 && k < 5), m * MIN + k * 6000);
+    };
+    for (let m = 0; m < 130; m++) minute(m);
+    expect(summary(t.report(130 * MIN - 1))).toEqual([
+      [8.333, 50, 600, 50, false],
+      [3.846, 16.667, 1300, 300, false],
+      [3.846, 3.846, 1300, 1300, true],
+    ]);
+    for (let m = 130; m < 190; m++) minute(m);
+    expect(summary(t.report(190 * MIN - 1))).toEqual([
+      [50, 50, 600, 50, true],
+      [18.421, 50, 1900, 300, true],
+      [18.421, 18.421, 1900, 1900, true],
+    ]);
+  });
+});

@@ -135,6 +135,7 @@ describe('SLO evaluation', () => {
     expect(run({ ttftMs: 299.9, tpotMs: 49, e2eMs: 399, maxGapMs: 79 })).toEqual({
       good: false,
       failed: ['ttftMs', 'tpotMs', 'e2eMs', 'maxGapMs'],
+      category: 'latency',
     });
   });
 
@@ -158,8 +159,8 @@ describe('SLO evaluation', () => {
       turn._finish(outcome, at(2));
     }
     expect(turns.map((t) => t.slo)).toEqual([
-      { good: false, failed: ['outcome'] },
-      { good: false, failed: ['outcome'] },
+      { good: false, failed: ['outcome'], category: 'infrastructure' },
+      { good: false, failed: ['outcome'], category: 'infrastructure' },
     ]);
   });
 });
@@ -182,7 +183,7 @@ describe('aggregates', () => {
     const s = recorder.summary();
     expect(s.turns).toEqual({ started: 10, open: 0, complete: 7, error: 1, dropped: 1, abandoned: 1, valid: 9, good: 6 });
     expect(s.goodput).toBe(6 / 9);
-    expect(s.failedBy).toEqual({ ttftMs: 1, ttfaMs: 0, tpotMs: 0, e2eMs: 0, maxGapMs: 0, outcome: 2 });
+    expect(s.failedBy).toEqual({ ttftMs: 1, ttfaMs: 0, tpotMs: 0, e2eMs: 0, maxGapMs: 0, rtf: 0, outcome: 2, quality: 0, configuration: 0 });
     expect(s.connections).toMatchObject({ opened: 10, active: 0, clean: 8, dropped: 1, abandoned: 1 });
     expect(s.dropRate).toBe(1 / 9);
     expect(s.budgetRemaining).toBeCloseTo(1 - 3 / 9 / 0.1, 12);

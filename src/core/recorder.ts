@@ -336,6 +336,7 @@ export class TurnRecord {
   #lastContent: number | undefined;
   #lastAudio: number | undefined;
   #heard: number | undefined;
+  #shown: number | undefined;
   #chunks = 0;
   #tokens = 0;
   #tokensEstimated = false;
@@ -434,6 +435,11 @@ export class TurnRecord {
     this.#awaitingAudio = true;
   }
 
+  /** The reply's first text was shown to the reader at `at` (e.g. by `earshot/text`). */
+  displayed(at?: number): void {
+    this.#shown ??= this.#at(at);
+  }
+
   /** The first non-silent sample of the reply was heard at `at` (performance.now, output latency included). */
   audioHeard(at?: number): void {
     this.#heard ??= this.#at(at);
@@ -498,6 +504,7 @@ export class TurnRecord {
       ttfbMs: since(this.#firstByte),
       ttftMs: since(first),
       ttfaMs: since(this.#heard),
+      ttfdMs: since(this.#shown),
       e2eMs: (this.#lastByte ?? now) - t0,
       // The last content time is set whenever the first is.
       tpotMs: first !== undefined && tokens > 1 ? (this.#lastContent! - first) / (tokens - 1) : undefined,

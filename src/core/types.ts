@@ -73,9 +73,9 @@ export interface SloResult {
   /** Criteria the turn failed, `outcome` when it did not complete, and the app's verdict when it judged the turn bad. */
   failed: SloFailure[];
   /**
-   * The category of budget a bad turn spent, undefined for a good or abandoned turn. One per bad turn:
-   * the first that applies of configuration, infrastructure, quality, latency (the root cause first: a
-   * turn that never completed also misses its latency bounds).
+   * The category of budget a bad turn spent; undefined for a good or an abandoned turn. One per bad
+   * turn: the app's verdict (`quality` or `configuration`) when it gave one, else `infrastructure` when
+   * the turn did not complete (it also misses its latency bounds), else `latency`.
    */
   category?: SloCategory;
 }
@@ -93,6 +93,8 @@ export interface TurnReport {
   ttfbMs?: number;
   ttftMs?: number;
   ttfaMs?: number;
+  /** Time to first display: the reply's first text shown to the reader (e.g. by `earshot/text`) − t0. */
+  ttfdMs?: number;
   e2eMs?: number;
   tpotMs?: number;
   /** Output tokens: from `usage` when the server reported it, otherwise the adapter's count. */
