@@ -10,52 +10,72 @@ const output = {
   terserOptions,
 } as const;
 
+const external = [/^@opentelemetry\//, /^@playwright\//, /^web-vitals(\/|$)/, /^node:/];
+
 /**
- * Worklet modules are built apart, each one file with no imports: a module served under a strict CSP
- * or copied as-is by an app's bundler (`new URL('./x.js', import.meta.url)`) cannot load chunks. What
- * a worklet module provides, the library imports from it instead of carrying a second copy.
+ * What a worklet module provides, an entry imports from it rather than carrying a second copy.
+ * Worklet modules are one file each with no imports: a module served under a strict CSP or copied
+ * as-is by an app's bundler (`new URL('./x.js', import.meta.url)`) cannot load chunks.
  */
-const buildWorklets = (): Plugin => {
+const importFromWorklets = (): Plugin => {
   const provided = new Map(Object.entries(worklets).flatMap(([name, w]) => w.provides.map((p) => [resolve(p), `./${name}.js`])));
-  let outDir = output.outDir as string;
   return {
-    name: 'earshot:worklets',
-    apply: 'build',
+    name: 'earshot:import-from-worklets',
     enforce: 'pre',
-    configResolved(config) {
-      outDir = config.build.outDir;
-    },
     async resolveId(source, importer, options) {
       if (!importer || !source.startsWith('.')) return null;
       const id = (await this.resolve(source, importer, { ...options, skipSelf: true }))?.id;
       const file = id && provided.get(id);
       return file ? { id: file, external: true } : null;
     },
+  };
+};
+
+/**
+ * Every entry point and worklet is built apart, self-contained: entries share no chunks, so one
+ * entry's imports never move code out of another (the core's size budget counts what it loads),
+ * and members mangled per build never cross a file boundary.
+ */
+const buildApart = (): Plugin => {
+  let outDir = output.outDir as string;
+  const one = (entry: string, fileName: string, plugins: Plugin[] = []) =>
+    build({
+      configFile: false,
+      logLevel: 'warn',
+      plugins,
+      build: {
+        ...output,
+        outDir,
+        emptyOutDir: false,
+        lib: { entry, formats: ['es'], fileName: () => fileName },
+        rollupOptions: { external },
+      },
+    });
+  return {
+    name: 'earshot:build-apart',
+    apply: 'build',
+    configResolved(config) {
+      outDir = config.build.outDir;
+    },
     async closeBundle() {
-      for (const [name, { entry }] of Object.entries(worklets)) {
-        await build({
-          configFile: false,
-          logLevel: 'warn',
-          build: { ...output, outDir, emptyOutDir: false, lib: { entry, formats: ['es'], fileName: () => `${name}.js` } },
-        });
-      }
+      for (const [name, { entry }] of Object.entries(worklets)) await one(entry, `${name}.js`);
+      for (const [name, entry] of Object.entries(entries).slice(1)) await one(entry, `${name}.js`, [importFromWorklets()]);
     },
   };
 };
 
-// Library build: one ESM file per public entry point, shared code split into chunks.
+// Library build: the first entry (the core) here, every other one apart (see buildApart).
+const [core, coreEntry] = Object.entries(entries)[0]!;
 export default defineConfig({
-  plugins: [buildWorklets()],
+  plugins: [buildApart()],
   build: {
     ...output,
     emptyOutDir: true,
     lib: {
-      entry: entries,
+      entry: { [core]: coreEntry },
       formats: ['es'],
       fileName: (_format, name) => `${name}.js`,
     },
-    rollupOptions: {
-      external: [/^@opentelemetry\//, /^@playwright\//, 'web-vitals', /^node:/],
-    },
+    rollupOptions: { external },
   },
 });

@@ -117,9 +117,10 @@ export class Recorder {
   abandonAll(reason: string): void {
     const now = this.now();
     this.manual._current?._finish('abandoned', now, reason);
-    for (const c of [...this.#live]) c.close('abandoned', now, reason);
+    // Each close and release removes itself from its set: a Set's iteration carries on past that.
+    for (const c of this.#live) c.close('abandoned', now, reason);
     // The page is going: a report waiting for its audio goes out now, without it.
-    for (const release of [...this._held]) release();
+    for (const release of this._held) release();
   }
 
   /** Run earshot's own work so that a failure in it is counted, never thrown into the app. */
@@ -263,13 +264,15 @@ export class ConnectionRecord {
   }
 
   /**
-   * A message (WebSocket message, SSE event, NDJSON line, body chunk) arrived at `now`. A request
-   * received while a turn is open belongs to that turn (e.g. a server VAD event followed by
-   * `response.created`).
+   * A message (WebSocket message, SSE event, NDJSON line, body chunk) arrived at `at`: by default,
+   * now, once it is classified, the moment the app's own handler gets it (earshot's work is part of
+   * the delay the app sees, not an error in the stamp). A request received while a turn is open
+   * belongs to that turn (e.g. a server VAD event followed by `response.created`).
    */
-  received(data: WireData, now = this._recorder.now()): void {
+  received(data: WireData, at?: number): void {
     try {
       const info = normalize(this._adapter.received(data, this._ctx));
+      const now = at ?? this._recorder.now();
       if (info.kind === 'request') {
         if (!this._closed) (this._current ?? this.startTurn(now)).byte(now);
         return;

@@ -37,7 +37,7 @@ export function observeResponse(
       ? undefined
       : createFramer(framing, (data, event) => {
           connection._ctx.event = event;
-          connection.received(data, chunkTime);
+          connection.received(data);
         });
   const stream = new ReadableStream<Uint8Array>(
     {
@@ -48,7 +48,7 @@ export function observeResponse(
             chunkTime = now();
             try {
               if (done) framer?.end();
-              else if (!framer) connection.received(value, chunkTime);
+              else if (!framer) connection.received(value);
               else {
                 connection._current?.byte(chunkTime);
                 framer.push(value);

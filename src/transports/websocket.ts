@@ -25,7 +25,7 @@ export function observeWebSocket(ws: WebSocket, connection: ConnectionRecord): v
     closedByApp = true;
   };
   ws.addEventListener('message', (event: MessageEvent) => {
-    connection.received(event.data as string | ArrayBuffer | Blob, now());
+    connection.received(event.data as string | ArrayBuffer | Blob);
   });
   ws.addEventListener('close', ({ code, reason, wasClean }: CloseEvent) => {
     const t = now();

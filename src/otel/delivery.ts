@@ -1,0 +1,223 @@
+import { TraceFlags } from '@opentelemetry/api';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { JsonMetricsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
+import {
+  AggregationType,
+  InstrumentType,
+  MetricReader,
+  type AggregationTemporality,
+  type PushMetricExporter,
+  type ResourceMetrics,
+  type ScopeMetrics,
+} from '@opentelemetry/sdk-metrics';
+import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-web';
+
+/**
+ * The largest export request body. Browsers keep at most 64 KiB of keepalive request bodies in
+ * flight per page, and the OTLP fetch transport sends with `keepalive` while the bodies in flight
+ * stay within 60 KiB of that: a larger request would go out without it and die with the page.
+ */
+export const KEEPALIVE_BYTES = 60 * 1024;
+
+/**
+ * Consecutive runs of `items` whose serialized size (`bytes`) is at most `limit`; an item larger on
+ * its own goes alone. Measured by serializing, which only happens per export, never per span.
+ */
+export function split<T>(items: T[], bytes: (items: T[]) => number, limit: number): T[][] {
+  if (items.length < 2) return items.length ? [items] : [];
+  const size = bytes(items);
+  if (size <= limit) return [items];
+  const step = Math.ceil(items.length / Math.min(items.length, Math.ceil(size / limit)));
+  const runs: T[][] = [];
+  for (let i = 0; i < items.length; i += step) runs.push(...split(items.slice(i, i + step), bytes, limit));
+  return runs;
+}
+
+export const spanBytes = (spans: ReadableSpan[]): number => JsonTraceSerializer.serializeRequest(spans)?.byteLength ?? 0;
+export const metricBytes = (metrics: ResourceMetrics): number => JsonMetricsSerializer.serializeRequest(metrics)?.byteLength ?? 0;
+
+/** Hand `items` to an OTel exporter; resolves true once it reports success. Never rejects. */
+function exportTo<T>(exporter: { export(items: T, done: (result: ExportResult) => void): void }, items: T): Promise<boolean> {
+  return new Promise((resolve) => {
+    try {
+      exporter.export(items, (result) => resolve(result.code === ExportResultCode.SUCCESS));
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
+/**
+ * OpenTelemetry's name for the function a wrapper wraps. Used through `Reflect` only: the build
+ * mangles `_`-prefixed property names, and this one must reach the exporter as it is.
+ */
+const ORIGINAL = '__original';
+
+/**
+ * Keeps export requests off instrumented fetches. The OTLP fetch transport calls the global fetch,
+ * or its `__original` when it is a wrapper (the convention of OpenTelemetry's own instrumentation):
+ * a wrapper installed after `native` was captured, earshot's `patchGlobals` among them, is pointed
+ * at `native`, so an export never becomes a turn, a span, or another export.
+ */
+export function bypassWrappedFetch(native: typeof fetch | undefined): () => void {
+  return () => {
+    const current = globalThis.fetch as typeof fetch | undefined;
+    if (!native || !current || current === native || typeof Reflect.get(current, ORIGINAL) === 'function') return;
+    // A frozen wrapper refuses: its requests are its own.
+    Reflect.defineProperty(current, ORIGINAL, { value: native, configurable: true });
+  };
+}
+
+export interface QueueOptions {
+  /** Spans waiting for export at most; past it, a span is dropped and counted. */
+  maxQueue: number;
+  /** How long a span may wait for more to share its request, ms. */
+  delayMs: number;
+  /** Largest request body, bytes. */
+  limitBytes: number;
+  /** Called before each export request. */
+  beforeExport: () => void;
+}
+
+/** Spans queued this many at once go out without waiting for the delay. */
+const EAGER_BATCH = 256;
+
+/**
+ * Delivery of spans: a bounded queue exported in batches (after `delayMs`, when it holds
+ * EAGER_BATCH spans, or on `forceFlush`), each batch split into requests that fit the keepalive
+ * budget. The OTLP exporter under it retries with backoff and honours `Retry-After`; what it finally
+ * fails to deliver, and what the full queue turns away, is counted in `dropped`.
+ */
+export class SpanQueue implements SpanProcessor {
+  #queue: ReadableSpan[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #sending = new Set<Promise<boolean>>();
+  #dropped = 0;
+
+  constructor(
+    readonly exporter: SpanExporter,
+    readonly options: QueueOptions,
+  ) {}
+
+  /** Spans that will never be delivered: turned away by the full queue, or failed for good. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  onStart(): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if (!(span.spanContext().traceFlags & TraceFlags.SAMPLED)) return;
+    const queue = this.#queue;
+    if (queue.length >= this.options.maxQueue) {
+      this.#dropped++;
+      return;
+    }
+    queue.push(span);
+    if (queue.length >= EAGER_BATCH) void this.forceFlush();
+    else this.#timer ??= setTimeout(() => void this.forceFlush(), this.options.delayMs);
+  }
+
+  /** Sends every queued span now (its requests leave before this returns) and settles once all are answered. */
+  forceFlush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const spans = this.#queue;
+    this.#queue = [];
+    for (const batch of split(spans, spanBytes, this.options.limitBytes)) {
+      this.options.beforeExport();
+      const sent = exportTo(this.exporter, batch).then((ok) => {
+        if (!ok) this.#dropped += batch.length;
+        this.#sending.delete(sent);
+        return ok;
+      });
+      this.#sending.add(sent);
+    }
+    return Promise.all(this.#sending).then(() => undefined);
+  }
+
+  shutdown(): Promise<void> {
+    return this.forceFlush().then(() => this.exporter.shutdown());
+  }
+}
+
+/** The metrics of `resource` restricted to some of its (scope, metric) pairs, scopes kept in order. */
+function subset(resource: ResourceMetrics['resource'], pairs: Array<[ScopeMetrics['scope'], ScopeMetrics['metrics'][number]]>): ResourceMetrics {
+  const scopeMetrics: ScopeMetrics[] = [];
+  for (const [scope, metric] of pairs) {
+    const last = scopeMetrics.at(-1);
+    if (last?.scope === scope) last.metrics.push(metric);
+    else scopeMetrics.push({ scope, metrics: [metric] });
+  }
+  return { resource, scopeMetrics };
+}
+
+export interface ReaderOptions {
+  intervalMs: number;
+  limitBytes: number;
+  beforeExport: () => void;
+}
+
+/**
+ * Collects and exports metrics every `intervalMs` and on `forceFlush`, in requests that fit the
+ * keepalive budget. Unlike the periodic reader, a flush never waits for an export in flight: on
+ * `pagehide` the one sent at `visibilitychange` is still unanswered, and waiting for it would send
+ * nothing. Temporality is cumulative, so a later export carries whatever an earlier one lost.
+ * Histograms aggregate exponentially (bounded memory, no bucket layout to choose).
+ */
+export class PageMetricReader extends MetricReader {
+  #interval: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    readonly exporter: PushMetricExporter,
+    readonly options: ReaderOptions,
+  ) {
+    super({
+      aggregationSelector: (type) =>
+        type === InstrumentType.HISTOGRAM ? { type: AggregationType.EXPONENTIAL_HISTOGRAM } : { type: AggregationType.DEFAULT },
+      aggregationTemporalitySelector: (type) => exporter.selectAggregationTemporality!(type) as AggregationTemporality,
+    });
+  }
+
+  protected override onInitialized(): void {
+    this.#interval = setInterval(() => void this.onForceFlush(), this.options.intervalMs);
+  }
+
+  protected override async onForceFlush(): Promise<void> {
+    const { resourceMetrics } = await this.collect();
+    const pairs = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics.map((m): [typeof s.scope, typeof m] => [s.scope, m]));
+    const { resource } = resourceMetrics;
+    const runs = split(pairs, (run) => metricBytes(subset(resource, run)), this.options.limitBytes);
+    await Promise.all(
+      runs.map((run) => {
+        this.options.beforeExport();
+        return exportTo(this.exporter, subset(resource, run));
+      }),
+    );
+  }
+
+  protected override async onShutdown(): Promise<void> {
+    clearInterval(this.#interval);
+    await this.onForceFlush();
+    await this.exporter.shutdown();
+  }
+}
+
+/**
+ * Runs `flush` when the page is hidden and when it goes away. Listening on the window: a
+ * `visibilitychange` reaches it after the document's own listeners (web-vitals reports there), and
+ * a `pagehide` listener added after the monitor's runs once the monitor has ended open turns as
+ * abandoned. Returns the removal.
+ */
+export function flushWhenHidden(flush: () => void): () => void {
+  if (typeof addEventListener !== 'function' || typeof document === 'undefined') return () => {};
+  const onVisibility = () => {
+    if (document.visibilityState === 'hidden') flush();
+  };
+  addEventListener('visibilitychange', onVisibility);
+  addEventListener('pagehide', flush);
+  return () => {
+    removeEventListener('visibilitychange', onVisibility);
+    removeEventListener('pagehide', flush);
+  };
+}
