@@ -31,11 +31,16 @@ export type SloAssertion = { [K in SloCriterion]?: number | DistributionBounds }
    * page's monitor (`turn.slo.good`), and within every per-turn bound above.
    */
   goodput?: number;
+  /**
+   * An SLO definition's objective (`defineSlo` from `earshot/slo`), read as `goodput` when that is
+   * not given: the definition that configures the monitor asserts the same thing in a test.
+   */
+  objective?: number;
   /** Fewest turns the assertion accepts (default 1), so an SLO is never met by zero turns. */
   minTurns?: number;
 };
 
-type Metric = Exclude<keyof SloAssertion, 'goodput' | 'minTurns'>;
+type Metric = Exclude<keyof SloAssertion, 'goodput' | 'objective' | 'minTurns'>;
 const STATS = ['p50', 'p90', 'p95', 'p99', 'max', 'mean'] as const;
 
 /** Each metric's value for one turn, as the monitor's summary aggregates it (e2e of completed turns only). */
@@ -98,8 +103,9 @@ export function checkSlo(turns: readonly TurnReport[], slo: SloAssertion): SloVe
     if (isBound(bound)) criteria[name] = bound;
   }
   const perTurn = Object.keys(criteria).length > 0;
-  if (perTurn || slo.goodput !== undefined) {
-    const required = slo.goodput ?? 1;
+  const goodputBound = slo.goodput ?? slo.objective;
+  if (perTurn || goodputBound !== undefined) {
+    const required = goodputBound ?? 1;
     const bad: Array<[TurnReport, Set<SloFailure>]> = [];
     for (const turn of valid) {
       const failed = new Set<SloFailure>([...evaluateSlo(turn, criteria).failed, ...turn.slo.failed]);
