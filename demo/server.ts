@@ -1,301 +1,103 @@
 /**
- * The earshot demo server: the demo page, the SDK build, and two streaming endpoints that answer
- * like an LLM API under a chosen latency profile, so the page can measure them with earshot.
+ * The earshot demo: a web voice agent measured with earshot, and what earshot sees of it.
  *
- *   GET  /                      the demo page (demo/index.html, demo/app.js)
- *   GET  /dist/*                the SDK as built by `npm run build`
- *   POST /v1/chat/completions   OpenAI chat completions, streamed as Server-Sent Events
- *   WS   /realtime              a subset of the OpenAI Realtime events: on `response.create`, a
- *                               streamed reply in text, or in audio with its transcript
+ *   GET  /                        the demo page (demo/index.html and demo/*.js, bundled by Vite at startup)
+ *   GET  /dist/*                  the SDK as built by `npm run build` (the player's worklet loads from here)
+ *   GET  /voice/*.wav             the user's spoken questions (demo/voice)
+ *   WS   /v1/stt, /v1/tts         streaming speech-to-text and text-to-speech  } see demo/agent.ts
+ *   POST /v1/chat/completions     OpenAI chat completions over SSE            }
+ *   POST /v1/traces, /v1/metrics, /v1/logs, GET /api/*
+ *                                 the embedded OTLP receiver (demo/receiver.ts), where the page and
+ *                                 this server both export their spans: /api/traces/<trace id>
+ *                                 answers every span of a trace, client and server
  *
- * The profile comes from `?profile=` (either endpoint) or the request body's `profile` field (chat):
- *   fast        TTFT ~120 ms, ~15 ms per token
- *   realistic   TTFT ~350 ms with jitter, ~30 ms per token, now and then a 150-400 ms stall (default)
- *   overloaded  TTFT 1-2 s, 80 ms per token
- *   flaky       as realistic, but half the replies drop mid-stream (TCP reset; WebSocket close 1011)
+ * Every stream takes `?profile=fast|realistic|overloaded|flaky` (the agent's latency) and
+ * `?net=none|wifi|cellular|lossy` (the network it crosses, shaped by demo/network.ts).
  *
  * `PORT` chooses the port (default 5173). Ctrl-C or SIGTERM closes every socket and exits 0.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { Tracer } from '@opentelemetry/api';
+import type { Rollup } from 'vite';
+import { WebSocketServer } from 'ws';
+import { createAgent, profileOf, unknownProfile, type Agent } from './agent';
+import { forwardHttp, networkOf, startNetwork, unknownNetwork, type Network } from './network';
+import type { Receiver } from './receiver';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DEMO = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(DEMO, '..');
 const DIST = join(ROOT, 'dist');
+const VOICE = join(DEMO, 'voice');
 // Loopback only: the demo's endpoints are for this machine's browser, not the network.
 const HOST = '127.0.0.1';
 const DEFAULT_PORT = 5173;
-const MODEL = 'earshot-demo';
-const MAX_BODY_BYTES = 64 * 1024;
+const SERVICE = 'earshot-demo-agent';
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+/** Spans leave for the receiver this soon after they end, so a turn's trace is whole within a second. */
+const EXPORT_DELAY_MS = 200;
+/** Ctrl-C waits this long at most for the last spans and sockets. */
+const STOP_TIMEOUT_MS = 2000;
 
 // ---------------------------------------------------------------------------------------------
-// Latency profiles
+// The page: bundled in memory at startup, with earshot resolved to its build
 
-const PROFILE_NAMES = ['fast', 'realistic', 'overloaded', 'flaky'] as const;
-type ProfileName = (typeof PROFILE_NAMES)[number];
-
-interface Profile {
-  /** Delay before the first content chunk, ms. */
-  ttft(): number;
-  /** Delay before each later content chunk, ms. */
-  gap(): number;
-  /** Probability that a reply drops mid-stream. */
-  drop: number;
+interface Asset {
+  body: string | Uint8Array;
+  type: string;
 }
-
-const uniform = (lo: number, hi: number): number => lo + Math.random() * (hi - lo);
-
-/** Right-skewed like real service latency: log-normal with this median and log-spread. */
-function logNormal(median: number, sigma: number): number {
-  const z = Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
-  return median * Math.exp(sigma * z);
-}
-
-const realistic: Profile = {
-  ttft: () => logNormal(330, 0.25),
-  // About one token in thirty stalls, as a busy server's batch scheduler makes it.
-  gap: () => (Math.random() < 1 / 30 ? uniform(150, 400) : logNormal(28, 0.3)),
-  drop: 0,
-};
-
-const PROFILES: Record<ProfileName, Profile> = {
-  fast: { ttft: () => uniform(105, 135), gap: () => uniform(12, 18), drop: 0 },
-  realistic,
-  overloaded: { ttft: () => uniform(1000, 2000), gap: () => uniform(72, 88), drop: 0 },
-  flaky: { ...realistic, drop: 0.5 },
-};
-
-function profileOf(name: string | null | undefined): ProfileName | undefined {
-  const n = name ?? 'realistic';
-  return (PROFILE_NAMES as readonly string[]).includes(n) ? (n as ProfileName) : undefined;
-}
-
-const unknownProfile = (name: unknown): string =>
-  `unknown profile "${String(name)}": use one of ${PROFILE_NAMES.join(', ')}`;
-
-// ---------------------------------------------------------------------------------------------
-// Replies: words as the model's tokens, on the schedule of a profile
-
-const ANSWERS = [
-  'Streaming latency is what the user feels between asking and seeing the first word. Time to first token sets that impression, and the steadiness of every token after it decides whether the reply reads smoothly or stutters.',
-  'A fast model can still feel slow. If tokens arrive in bursts with long pauses between them, readers lose their place, and listeners hear gaps in the voice. Jitter matters as much as the average speed.',
-  'Measure in the browser, not only on the server. Queues, proxies, TLS, the network and the main thread all add delay that server metrics never see, and only the client knows when a token was really shown.',
-  'Goodput counts the turns that finished and met every latency objective. A service can answer every request and still fail its users when too many replies start late or crawl along token by token.',
-  'Dropped streams hurt more than slow ones. When a connection resets halfway through an answer, the user has read half a thought and must ask again, so drops belong on the same dashboard as latency.',
-  'For voice, the moment that counts is the first audible sound of the reply. Network jitter is absorbed by a playout buffer, which trades a little extra delay for speech without clicks or silent gaps.',
-];
-
-/** A reply's words, each with its leading space, as a tokenizer would split them. */
-const TOKENIZED = ANSWERS.map((answer) => answer.split(' ').map((word, i) => (i ? ' ' + word : word)));
-
-/** Where a streamed reply goes: one transport's wire format. */
-interface Sink {
-  content(token: string, index: number): void;
-  end(tokens: number): void;
-  /** The connection fails mid-reply. */
-  drop(): void;
-}
-
-/** Streams one reply into `sink` on the profile's schedule; returns a function that stops it. */
-function stream(profile: Profile, sink: Sink): () => void {
-  const tokens = TOKENIZED[Math.floor(Math.random() * TOKENIZED.length)];
-  const n = tokens.length;
-  // A drop lands in the middle of the reply, after some content (-1: this reply does not drop).
-  const dropAt = Math.random() < profile.drop ? Math.floor(uniform(0.2, 0.8) * n) : -1;
-  let i = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const next = () => {
-    if (i === dropAt) return sink.drop();
-    if (i === n) return sink.end(n);
-    sink.content(tokens[i], i);
-    i++;
-    timer = setTimeout(next, profile.gap());
-  };
-  timer = setTimeout(next, profile.ttft());
-  return () => clearTimeout(timer);
-}
-
-// ---------------------------------------------------------------------------------------------
-// POST /v1/chat/completions: OpenAI chat completions over Server-Sent Events
-
-interface ChatRequest {
-  profile?: unknown;
-  stream_options?: { include_usage?: unknown };
-  messages?: Array<{ content?: unknown }>;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      body += chunk;
-      if (body.length > MAX_BODY_BYTES) reject(new Error('request body too large'));
-    });
-    req.on('end', () => resolve(body));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
-const apiError = (message: string) => ({ error: { message, type: 'invalid_request_error' } });
-
-async function chatCompletions(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-  let request: ChatRequest;
-  try {
-    const body = await readBody(req);
-    request = (body ? JSON.parse(body) : {}) as ChatRequest;
-    if (typeof request !== 'object' || request === null) throw new Error('the body must be a JSON object');
-  } catch (error) {
-    return sendJson(res, 400, apiError(`invalid request: ${(error as Error).message}`));
-  }
-  const asked = url.searchParams.get('profile') ?? request.profile;
-  const name = typeof asked === 'string' || asked === undefined ? profileOf(asked) : undefined;
-  if (!name) return sendJson(res, 400, apiError(unknownProfile(asked)));
-
-  const id = `chatcmpl-${Math.random().toString(36).slice(2, 14)}`;
-  const created = Math.floor(Date.now() / 1000);
-  const promptTokens = JSON.stringify(request.messages ?? []).length >> 2;
-  const includeUsage = request.stream_options?.include_usage === true;
-  const event = (choices: unknown[], usage?: unknown) =>
-    `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: MODEL, choices, ...(usage ? { usage } : {}) })}\n\n`;
-  const choice = (delta: object, finish: string | null) => ({ index: 0, delta, logprobs: null, finish_reason: finish });
-
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    'x-accel-buffering': 'no',
-  });
-  // Headers now, content later: the page sees its first byte well before its first token.
-  res.flushHeaders();
-  const stop = stream(PROFILES[name], {
-    content(token, index) {
-      if (index === 0) res.write(event([choice({ role: 'assistant', content: '', refusal: null }, null)]));
-      res.write(event([choice({ content: token }, null)]));
-    },
-    end(tokens) {
-      res.write(event([choice({}, 'stop')]));
-      if (includeUsage) {
-        const usage = { prompt_tokens: promptTokens, completion_tokens: tokens, total_tokens: promptTokens + tokens };
-        res.write(event([], usage));
-      }
-      res.end('data: [DONE]\n\n');
-    },
-    drop: () => res.socket?.resetAndDestroy(),
-  });
-  res.on('close', stop);
-}
-
-// ---------------------------------------------------------------------------------------------
-// WS /realtime: OpenAI Realtime events
-
-const SAMPLE_RATE = 24_000;
-/** Audio sent with each transcript word. */
-const WORD_AUDIO_MS = 200;
-const WORD_SAMPLES = (SAMPLE_RATE * WORD_AUDIO_MS) / 1000;
-/** Formants (Hz) of the vowels the synthetic voice cycles through: a, e, i, o, u. */
-const VOWELS = [
-  [730, 1090, 2440],
-  [530, 1840, 2480],
-  [270, 2290, 3010],
-  [570, 840, 2410],
-  [300, 870, 2240],
-];
-
-/**
- * One syllable per word of speech-like PCM16 (24 kHz mono, base64, the Realtime API's default
- * format): a gliding voice pitch whose harmonics are shaped by a vowel's formants, under an
- * attack-release envelope. Computed once at startup, so sending audio costs no work per message.
- */
-function synthesizeSyllables(): string[] {
-  return VOWELS.map((formants, v) => {
-    const pcm = Buffer.alloc(WORD_SAMPLES * 2);
-    let phase = 0;
-    for (let s = 0; s < WORD_SAMPLES; s++) {
-      const t = s / SAMPLE_RATE;
-      const f0 = 150 + 12 * v - 40 * t;
-      phase += (2 * Math.PI * f0) / SAMPLE_RATE;
-      let x = 0;
-      for (let k = 1; k * f0 < 4000; k++) {
-        let gain = 0;
-        for (const f of formants) gain += 1 / (1 + ((k * f0 - f) / 90) ** 2);
-        x += (gain / k) * Math.sin(k * phase);
-      }
-      const envelope = Math.min(1, t / 0.015, Math.max(0, (WORD_AUDIO_MS / 1000 - t) / 0.05));
-      pcm.writeInt16LE(Math.round(Math.max(-1, Math.min(1, 0.6 * x * envelope)) * 32767), s * 2);
-    }
-    return pcm.toString('base64');
-  });
-}
-
-const SYLLABLES = synthesizeSyllables();
-
-let eventSeq = 0;
-const eventId = () => `event_${(++eventSeq).toString(36)}`;
-
-function realtimeSession(ws: WebSocket, profileName: ProfileName): void {
-  const send = (event: Record<string, unknown>) => ws.send(JSON.stringify({ event_id: eventId(), ...event }));
-  let stop: (() => void) | undefined;
-  send({ type: 'session.created', session: { object: 'realtime.session', model: MODEL, output_modalities: ['text'] } });
-
-  const respond = (audio: boolean) => {
-    const responseId = `resp_${Math.random().toString(36).slice(2, 14)}`;
-    const response = (status: string, extra: object = {}) => ({ id: responseId, object: 'realtime.response', status, ...extra });
-    const item = { response_id: responseId, item_id: `item_${responseId.slice(5)}`, output_index: 0, content_index: 0 };
-    send({ type: 'response.created', response: response('in_progress') });
-    stop = stream(PROFILES[profileName], {
-      content(token, index) {
-        if (!audio) return send({ type: 'response.output_text.delta', ...item, delta: token });
-        send({ type: 'response.output_audio.delta', ...item, delta: SYLLABLES[index % SYLLABLES.length] });
-        send({ type: 'response.output_audio_transcript.delta', ...item, delta: token });
-      },
-      end(tokens) {
-        stop = undefined;
-        const usage = { total_tokens: tokens, input_tokens: 0, output_tokens: tokens };
-        send({ type: 'response.done', response: response('completed', { usage }) });
-      },
-      drop: () => ws.close(1011, 'server error'),
-    });
-  };
-
-  ws.on('message', (data: RawData) => {
-    let event: { type?: unknown; response?: { output_modalities?: unknown; modalities?: unknown } };
-    try {
-      event = JSON.parse(data.toString());
-    } catch {
-      return send({ type: 'error', error: { type: 'invalid_request_error', message: 'events must be JSON' } });
-    }
-    if (event.type !== 'response.create') return;
-    if (stop) {
-      const message = 'a response is already in progress on this session';
-      return send({ type: 'error', error: { type: 'invalid_request_error', code: 'conversation_already_has_active_response', message } });
-    }
-    const modalities = event.response?.output_modalities ?? event.response?.modalities;
-    respond(Array.isArray(modalities) && modalities.includes('audio'));
-  });
-  ws.on('close', () => stop?.());
-}
-
-// ---------------------------------------------------------------------------------------------
-// Static files and routing
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
+  '.wav': 'audio/wav',
 };
 
-const PAGES: Record<string, string> = {
-  '/': join(ROOT, 'demo', 'index.html'),
-  '/app.js': join(ROOT, 'demo', 'app.js'),
-};
+async function buildPage(): Promise<Map<string, Asset>> {
+  // Vite, the receiver and the OpenTelemetry SDK load once the port is ours: a port in use is told at once.
+  const { build } = await import('vite');
+  // earshot/otel from its build once the build has it, from source until then.
+  const otel = existsSync(join(DIST, 'otel.js')) ? join(DIST, 'otel.js') : join(ROOT, 'src/otel.ts');
+  const output = (await build({
+    configFile: false,
+    logLevel: 'warn',
+    root: DEMO,
+    base: '/',
+    resolve: {
+      alias: [
+        { find: /^earshot$/, replacement: join(DIST, 'earshot.js') },
+        { find: /^earshot\/otel$/, replacement: otel },
+        { find: /^earshot\/(jitter-buffer|slo|text)$/, replacement: join(DIST, '$1.js') },
+      ],
+    },
+    build: {
+      write: false,
+      emptyOutDir: false,
+      minify: false,
+      target: 'es2022',
+      reportCompressedSize: false,
+      rollupOptions: { input: join(DEMO, 'index.html') },
+    },
+  })) as Rollup.RollupOutput | Rollup.RollupOutput[];
+  const assets = new Map<string, Asset>();
+  for (const item of [output].flat().flatMap((o) => o.output)) {
+    const type = MIME[extname(item.fileName)] ?? 'application/octet-stream';
+    assets.set(`/${item.fileName}`, { body: item.type === 'chunk' ? item.code : item.source, type });
+  }
+  assets.set('/', assets.get('/index.html')!);
+  return assets;
+}
+
+/** A file under `dir` named by the rest of the path, or undefined for anything outside it. */
+function fileUnder(dir: string, rest: string): string | undefined {
+  const path = resolve(dir, '.' + decodeURIComponent(rest));
+  return path.startsWith(dir + sep) ? path : undefined;
+}
 
 async function sendFile(res: ServerResponse, path: string): Promise<void> {
   let body: Buffer;
@@ -311,22 +113,49 @@ async function sendFile(res: ServerResponse, path: string): Promise<void> {
   res.end(body);
 }
 
-function staticPath(pathname: string): string | undefined {
-  if (PAGES[pathname]) return PAGES[pathname];
-  if (!pathname.startsWith('/dist/')) return undefined;
-  const path = resolve(DIST, '.' + decodeURIComponent(pathname.slice('/dist'.length)));
-  return path.startsWith(DIST + sep) ? path : undefined;
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+interface Services {
+  page: Map<string, Asset>;
+  agent: Agent;
+  network: Network;
+  receiver: Receiver;
 }
 
-function handle(req: IncomingMessage, res: ServerResponse): void {
+const OTLP = /^\/(v1\/(traces|metrics|logs)|api\/.*)$/;
+
+function sendError(res: ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ error: { message, type: 'invalid_request_error' } }));
+}
+
+function handle(s: Services, req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', `http://${HOST}`);
+  if (OTLP.test(url.pathname)) return forwardHttp(req, res, s.receiver.port);
   if (url.pathname === '/v1/chat/completions') {
-    if (req.method === 'POST') return void chatCompletions(req, res, url);
+    const profile = profileOf(url);
+    const net = networkOf(url);
+    if (!profile) return sendError(res, 400, unknownProfile(url));
+    if (!net) return sendError(res, 400, unknownNetwork(url));
+    if (s.network.http(req, res, net)) return;
+    if (req.method === 'POST') return s.agent.chat(req, res, profile);
     res.writeHead(405, { allow: 'POST' });
     return void res.end();
   }
-  const path = req.method === 'GET' || req.method === 'HEAD' ? staticPath(url.pathname) : undefined;
-  if (path) return void sendFile(res, path);
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    const asset = s.page.get(url.pathname);
+    if (asset) {
+      res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-store' });
+      return void res.end(asset.body);
+    }
+    const path = url.pathname.startsWith('/dist/')
+      ? fileUnder(DIST, url.pathname.slice('/dist'.length))
+      : url.pathname.startsWith('/voice/') && url.pathname.endsWith('.wav')
+        ? fileUnder(VOICE, url.pathname.slice('/voice'.length))
+        : undefined;
+    if (path) return void sendFile(res, path);
+  }
   res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
   res.end('Not found\n');
 }
@@ -349,17 +178,26 @@ function portFromEnv(): number {
 }
 
 const port = portFromEnv();
-const server = createServer(handle);
-const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
+const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+let services: Services | undefined;
+const server = createServer({ noDelay: true }, (req, res) => {
+  // The URL is printed once everything is up; a request before that has nothing to talk to.
+  if (services) return handle(services, req, res);
+  res.writeHead(503, { 'retry-after': '1' }).end();
+});
 
 server.on('upgrade', (req, socket, head) => {
   const url = new URL(req.url ?? '/', `http://${HOST}`);
-  if (url.pathname !== '/realtime') return void socket.destroy();
-  const name = profileOf(url.searchParams.get('profile'));
+  const endpoint = url.pathname === '/v1/stt' ? 'stt' : url.pathname === '/v1/tts' ? 'tts' : undefined;
+  const s = services;
+  if (!endpoint || !s) return void socket.destroy();
+  const profile = profileOf(url);
+  const net = networkOf(url);
+  if (net && s.network.upgrade(req, socket, head, net)) return;
   wss.handleUpgrade(req, socket, head, (ws) => {
     // 1008: policy violation, the closest standard code to "bad parameters".
-    if (!name) return ws.close(1008, unknownProfile(url.searchParams.get('profile')).slice(0, 120));
-    realtimeSession(ws, name);
+    if (!profile || !net) return ws.close(1008, (profile ? unknownNetwork(url) : unknownProfile(url)).slice(0, 120));
+    s.agent[endpoint](ws, profile);
   });
 });
 
@@ -372,27 +210,57 @@ server.on('error', (error: NodeJS.ErrnoException) => {
   fail(`cannot listen on ${HOST}:${port}: ${error.message}`);
 });
 
-server.listen(port, HOST, () => {
-  if (!existsSync(join(DIST, 'earshot.js'))) {
-    console.warn('earshot demo: dist/earshot.js is missing, run `npm run build` first (npm run demo does both).');
+/** The agent's tracer, exporting to the receiver; `shutdown` sends what is left. */
+async function startTracing(receiver: Receiver): Promise<{ tracer: Tracer; shutdown(): Promise<void> }> {
+  const [{ OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, NodeTracerProvider }] = await Promise.all([
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace-node'),
+  ]);
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': SERVICE, 'service.version': VERSION }),
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${receiver.url}/v1/traces` }), { scheduledDelayMillis: EXPORT_DELAY_MS })],
+  });
+  return { tracer: provider.getTracer(SERVICE, VERSION), shutdown: () => provider.shutdown() };
+}
+
+let tracing: { shutdown(): Promise<void> } | undefined;
+
+server.listen(port, HOST, async () => {
+  if (!existsSync(join(DIST, 'earshot.js'))) fail('dist/earshot.js is missing: run `npm run build` first (npm run demo does both).');
+  const origin = `http://${HOST}:${port}`;
+  try {
+    const exporting = import('./receiver').then(async ({ startReceiver }) => {
+      const receiver = await startReceiver();
+      return { receiver, agentTracing: await startTracing(receiver) };
+    });
+    const [page, network, { receiver, agentTracing }] = await Promise.all([buildPage(), startNetwork(origin), exporting]);
+    tracing = agentTracing;
+    services = { page, agent: createAgent(agentTracing.tracer), network, receiver };
+  } catch (error) {
+    fail(`cannot start: ${(error as Error).message}`);
   }
-  console.log(`earshot demo: open http://${HOST}:${port}/ in your browser (Ctrl-C to stop)`);
+  if (stopping) return;
+  console.log(`earshot demo: open ${origin}/ in your browser (Ctrl-C to stop)`);
 });
 
 let stopping = false;
-function shutdown(): void {
+async function shutdown(): Promise<void> {
   // Ctrl-C reaches npm, tsx and this process together: the first signal is enough.
   if (stopping) return;
   stopping = true;
   // 1001: going away. The page sees its sessions end the way a server restart ends them.
   for (const ws of wss.clients) ws.close(1001, 'server shutting down');
-  server.close(() => {
-    console.log('earshot demo: stopped');
-    process.exit(0);
-  });
+  server.close();
   // Streams in flight and idle keep-alive connections end now rather than when the browser lets go.
   server.closeAllConnections();
+  const s = services;
+  // The last spans go to the receiver before it closes.
+  const done = Promise.allSettled([s?.network.close(), tracing?.shutdown()]).then(() => s?.receiver.close());
+  await Promise.race([done, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS))]);
+  console.log('earshot demo: stopped');
+  process.exit(0);
 }
 
-process.on('SIGINT', shutdown);
-process.on('SIGTERM', shutdown);
+process.on('SIGINT', () => void shutdown());
+process.on('SIGTERM', () => void shutdown());

@@ -1,23 +1,37 @@
 /**
- * The demo, started as the README says: `npm run demo` builds the SDK and serves the page, each
- * transport streams a turn that earshot reports in the table, a second demo on the same port says so
- * in one line and exits non-zero, and Ctrl-C stops the first one cleanly with streams in flight.
+ * The demo, started as the README says: `npm run demo` builds the SDK and serves the voice agent's
+ * page; a spoken exchange streams over each transport (speech-to-text and text-to-speech over
+ * WebSockets, the LLM over fetch/SSE) and a text chat over fetch, each turn appears with earshot's
+ * numbers, and the trace view shows the turn's client spans and the agent's spans in one trace. A
+ * shaped network and a batch of turns fill the page for its screenshot; a second demo on the same
+ * port says so in one line and exits non-zero; Ctrl-C stops the first one cleanly with streams in flight.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test, type Locator, type Page } from '@playwright/test';
+import type { ReceivedSpan } from '../demo/receiver';
+import { CONVERSATION } from '../demo/voice/lines';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SCREENSHOT = resolve(ROOT, 'e2e/artifacts/demo.png');
+const README_IMAGE = resolve(ROOT, 'docs/demo.png');
 const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
 /** `npm run demo` builds the SDK first: seconds on an idle machine, more on a busy one. */
-const START_TIMEOUT_MS = 90_000;
+const START_TIMEOUT_MS = 240_000;
 const STOP_TIMEOUT_MS = 10_000;
+/** A spoken exchange: about 1.5 s of speech, then the reply; far longer on a loaded machine. */
+const EXCHANGE_TIMEOUT_MS = 60_000;
 const DEMO_URL = /http:\/\/127\.0\.0\.1:\d+\//;
 /** A time as the table shows it: ms to one decimal. */
 const MS = /^\d+\.\d$/;
+/** A turn's SLO cell: pass, or each bound it missed with its value. */
+const MISSED = String.raw`((TTFT|TTFA) \d+ > 500 ms|RTF \d+\.\d\d > 1)`;
+const SLO_VERDICT = new RegExp(`^(pass|fail: ${MISSED}(, ${MISSED})*)$`);
+const PAGE = 'earshot-demo-page';
+const AGENT = 'earshot-demo-agent';
 
 interface Exit {
   code: number | null;
@@ -115,7 +129,9 @@ async function number(cell: Locator): Promise<number> {
   return Number(text);
 }
 
-test.describe.configure({ mode: 'serial', timeout: START_TIMEOUT_MS + 30_000 });
+const turnsText = (complete: number, dropped = 0) => `${complete} complete · 0 error · ${dropped} dropped · 0 abandoned`;
+
+test.describe.configure({ mode: 'serial', timeout: 240_000 });
 
 let port: number;
 let demo: Demo;
@@ -130,7 +146,7 @@ test.beforeAll(async ({ browser }) => {
   demo = startDemo(port);
   url = await printedUrl(demo);
   expect(url).toBe(`http://127.0.0.1:${port}/`);
-  page = await browser.newPage();
+  page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
   errors = collectErrors(page);
 });
 
@@ -145,49 +161,143 @@ test.afterAll(async () => {
   }
 });
 
-test('the page streams over each transport and shows the turns earshot reports', async () => {
+/** The row of the turn of `kind` (STT, LLM, TTS, Voice), newest first. */
+const row = (kind: string, nth = 0) => page.getByTestId('turn-row').filter({ has: page.getByTestId('kind').getByText(kind, { exact: true }) }).nth(nth);
+
+test('a spoken exchange and a chat stream over each transport, and the table shows what earshot measured', async () => {
   await page.goto(url);
   await page.getByTestId('profile-select').selectOption('fast');
   const rows = page.getByTestId('turn-row');
 
-  await page.getByTestId('run-fetch').click();
-  await expect(rows).toHaveCount(1);
-  await page.getByTestId('run-websocket').click();
-  await expect(rows).toHaveCount(2);
+  await page.getByTestId('run-voice').click();
+  // Speech-to-text, the LLM, text-to-speech, and the voice turn over all three.
+  await expect(rows).toHaveCount(4, { timeout: EXCHANGE_TIMEOUT_MS });
+  const [exchange] = CONVERSATION;
+  await expect(page.getByTestId('user-text')).toHaveText(exchange.question);
+  await expect(page.getByTestId('agent-text')).toHaveText(exchange.answer.join(' '));
+  // Once the reply has played out.
+  await expect(page.getByTestId('current-status')).toHaveText('complete', { timeout: 10_000 });
 
-  // Newest first.
-  for (const [i, transport] of ['WebSocket', 'fetch/SSE'].entries()) {
-    const row = rows.nth(i);
-    await expect(row.getByTestId('transport')).toHaveText(transport);
-    await expect(row.getByTestId('profile')).toHaveText('fast');
-    await expect(row.getByTestId('outcome')).toHaveText('complete');
-    expect(await number(row.getByTestId('ttft'))).toBeGreaterThan(0);
-    expect(await number(row.getByTestId('ttfb'))).toBeGreaterThan(0);
-    expect(await number(row.getByTestId('tpot'))).toBeGreaterThan(0);
-    expect(await number(row.getByTestId('itl-p95'))).toBeGreaterThan(0);
-    await number(row.getByTestId('jitter'));
-    // Both endpoints report usage: exact counts, no estimate mark.
-    expect(Number(await row.getByTestId('tokens').textContent())).toBeGreaterThan(20);
-    await expect(row.getByTestId('slo')).toHaveText(/^(pass|fail: TTFT|fail: TPOT|fail: TTFT, TPOT)$/);
+  for (const [kind, transport] of [
+    ['STT', 'WebSocket'],
+    ['LLM', 'fetch/SSE'],
+    ['TTS', 'WebSocket'],
+    ['Voice', 'manual'],
+  ]) {
+    const r = row(kind);
+    await expect(r.getByTestId('transport')).toHaveText(transport);
+    await expect(r.getByTestId('conditions')).toHaveText('fast · none');
+    await expect(r.getByTestId('outcome')).toHaveText('complete');
+    expect(await number(r.getByTestId('ttfb'))).toBeGreaterThan(0);
+    expect(await number(r.getByTestId('ttft'))).toBeGreaterThan(0);
+    await expect(r.getByTestId('slo')).toHaveText(SLO_VERDICT);
   }
-  await expect(page.getByTestId('current-status')).toHaveText('complete');
-  await expect(page.getByTestId('current-text')).toHaveText(/^\w+( \S+){20,}$/);
-  await expect(page.getByTestId('agg-turns')).toHaveText('2 complete · 0 error · 0 dropped · 0 abandoned');
-  // The chat stream ended clean; the Realtime session stays open.
-  await expect(page.getByTestId('agg-drop-rate')).toHaveText('0.0% (0 of 1 connections)');
-  await expect(page.getByTestId('agg-connections')).toHaveText(/^1 active · [12] peak$/);
+  // Partial transcripts and tokens come one after another: gaps and their jitter.
+  for (const kind of ['STT', 'LLM']) {
+    expect(await number(row(kind).getByTestId('itl-p95'))).toBeGreaterThan(0);
+    await number(row(kind).getByTestId('jitter'));
+  }
+  // The reply's audio was heard: time to first audio for the speech turn, voice-to-voice for the exchange.
+  expect(await number(row('TTS').getByTestId('ttfa'))).toBeGreaterThan(0);
+  expect(await number(row('Voice').getByTestId('v2v'))).toBeGreaterThan(0);
+  await expect(row('Voice').getByTestId('ttfa')).toHaveText('–');
+  await expect(row('TTS').getByTestId('v2v')).toHaveText('–');
 
-  // Five Realtime turns take their turn on one session: a few seconds.
-  await page.getByTestId('run-10').click();
-  await expect(page.getByTestId('agg-turns')).toHaveText('12 complete · 0 error · 0 dropped · 0 abandoned', {
-    timeout: 20_000,
-  });
-  await expect(rows).toHaveCount(12);
-  await expect(page.getByTestId('agg-goodput')).toHaveText(/^\d+\.\d% \(\d+ of 12 good\)$/);
+  await page.getByTestId('run-chat').click();
+  await expect(rows).toHaveCount(5, { timeout: EXCHANGE_TIMEOUT_MS });
+  await expect(rows.first().getByTestId('kind')).toHaveText('LLM');
+  await expect(rows.first().getByTestId('outcome')).toHaveText('complete');
+  expect(await number(rows.first().getByTestId('tpot'))).toBeGreaterThan(0);
+  await expect(page.getByTestId('agent-text')).toHaveText(/^\w+( \S+){20,}$/);
+
+  await expect(page.getByTestId('agg-turns')).toHaveText(turnsText(5));
+  // Speech-to-text and text-to-speech each closed by the agent once done, two chat streams read to the end.
+  await expect(page.getByTestId('agg-drop-rate')).toHaveText('0.0% (0 of 4 connections; bound 0.1%)');
+  await expect(page.getByTestId('agg-connections')).toHaveText(/^0 active · \d peak · 4 opened$/);
+  await expect(page.getByTestId('agg-goodput')).toHaveText(/^\d+\.\d% \([0-5] of 5 good\)$/);
   await expect(page.getByTestId('agg-ttft')).toHaveText(/^\d+\.\d \/ \d+\.\d \/ \d+\.\d$/);
-  await expect(page.getByTestId('agg-itl-p95')).toHaveText(MS);
-  await expect(page.getByTestId('in-flight')).toHaveText('0 turns in flight');
+  await expect(page.getByTestId('agg-ttfa')).toHaveText(/^\d+\.\d \/ \d+\.\d$/);
+  await expect(page.getByTestId('agg-budget')).toHaveText(/^-?\d+\.\d% of the budget \(1\.0% of turns may be bad\)$/);
+  await expect(page.getByTestId('agg-burn')).toHaveText(/^1h\/5m \d+\.\d×\/\d+\.\d×.* · 6h\/30m .* · 3d\/6h .*$/);
+  await expect(page.getByTestId('in-flight')).toHaveText('0 in flight');
+  // uPlot drew both plots.
+  await expect(page.getByTestId('chart-buffer').locator('canvas')).toHaveCount(1);
+  await expect(page.getByTestId('chart-itl').locator('canvas')).toHaveCount(1);
+  expect(errors).toEqual([]);
+});
+
+test("the trace view shows a turn's client spans and the agent's spans beneath them, in one trace", async () => {
+  await row('Voice').click();
+  const spans = page.getByTestId('trace-span');
+  // The agent's three spans, each under the page's span of the turn it served.
+  for (const name of ['stt', 'llm.generate', 'tts.synthesize']) {
+    await expect(spans.and(page.locator(`[data-service="${AGENT}"][data-name="${name}"]`))).toHaveCount(1, { timeout: 15_000 });
+  }
+  const traceId = (await page.getByTestId('trace-id').textContent()) ?? '';
+  expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+  // Every span shown belongs to that trace; the selected one is the voice turn.
+  const shown = await spans.evaluateAll((rows) =>
+    rows.map((r) => {
+      const { traceId, service, name } = (r as HTMLElement).dataset;
+      return { traceId, service, name, selected: r.classList.contains('selected') };
+    }),
+  );
+  expect(new Set(shown.map((s) => s.traceId))).toEqual(new Set([traceId]));
+  expect(new Set(shown.map((s) => s.service))).toEqual(new Set([PAGE, AGENT]));
+  expect(shown.filter((s) => s.selected).map((s) => s.name)).toEqual(['earshot.turn']);
+
+  // The receiver's own answer: each agent span's parent is earshot's turn span of the stream that carried it.
+  const { spans: stored } = (await (await page.request.get(`${url}api/traces/${traceId}`)).json()) as { spans: ReceivedSpan[] };
+  const byId = new Map(stored.map((s) => [s.spanId, s]));
+  const parentOf = (name: string) => {
+    const span = stored.find((s) => s.name === name)!;
+    return byId.get(span.parentSpanId);
+  };
+  for (const [name, path] of [
+    ['stt', '/v1/stt'],
+    ['llm.generate', '/v1/chat/completions'],
+    ['tts.synthesize', '/v1/tts'],
+  ]) {
+    const turn = parentOf(name);
+    expect(turn?.name, `${name}'s parent`).toBe('earshot.turn');
+    expect(turn?.resource['service.name']).toBe(PAGE);
+    expect(new URL(String(turn?.attributes['url.full'])).pathname).toBe(path);
+  }
+  // The voice turn and every connection hang off the app's span of the exchange.
+  const root = stored.find((s) => !s.parentSpanId);
+  expect(root?.name).toBe('voice.interaction');
+  const voice = stored.find((s) => s.name === 'earshot.turn' && s.attributes['earshot.transport'] === 'manual');
+  expect(voice?.parentSpanId).toBe(root?.spanId);
+  expect(voice?.events.map((e) => e.name)).toEqual(expect.arrayContaining(['earshot.first_content', 'earshot.first_audio']));
+  expect(stored.filter((s) => s.name === 'earshot.connection').map((s) => s.parentSpanId)).toEqual([root?.spanId, root?.spanId, root?.spanId]);
+
+  // The chat's trace: its fetch turn and the agent's span.
+  await row('LLM').click();
+  await expect(spans.and(page.locator(`[data-service="${AGENT}"][data-name="llm.generate"]`))).toHaveCount(1, { timeout: 15_000 });
+  await expect(spans).toHaveCount(4);
+  await expect(spans.first()).toHaveAttribute('data-name', 'chat.request');
+  expect(errors).toEqual([]);
+});
+
+test('on a shaped network the exchanges still complete, and a batch fills the page', async () => {
+  await page.getByTestId('network-select').selectOption('lossy');
+  await page.getByTestId('run-voice').click();
+  await expect(page.getByTestId('agg-turns')).toHaveText(turnsText(9), { timeout: EXCHANGE_TIMEOUT_MS });
+  for (const kind of ['STT', 'LLM', 'TTS', 'Voice']) {
+    await expect(row(kind).getByTestId('conditions')).toHaveText('fast · lossy');
+    await expect(row(kind).getByTestId('outcome')).toHaveText('complete');
+  }
+
+  await page.getByTestId('network-select').selectOption('wifi');
+  await page.getByTestId('run-batch').click();
+  // Three exchanges of four turns and three chats.
+  await expect(page.getByTestId('agg-turns')).toHaveText(turnsText(24), { timeout: 3 * EXCHANGE_TIMEOUT_MS });
+  await expect(page.getByTestId('in-flight')).toHaveText('0 in flight');
+  // The last exchange's trace, as the README's picture shows it.
+  await row('Voice').click();
+  await expect(page.getByTestId('trace-span').and(page.locator(`[data-service="${AGENT}"]`))).toHaveCount(3, { timeout: 15_000 });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  copyFileSync(SCREENSHOT, README_IMAGE);
   expect(errors).toEqual([]);
 });
 
@@ -205,13 +315,14 @@ test('a second demo on the same port exits non-zero with one clear line', async 
 });
 
 test('Ctrl-C stops the demo cleanly with streams in flight', async () => {
-  // Overloaded: the first token is a second away, so both turns are open when the signal comes.
+  // Overloaded: the chat's first token is a second away, and the user is still speaking.
   await page.getByTestId('profile-select').selectOption('overloaded');
-  await page.getByTestId('run-fetch').click();
-  await page.getByTestId('run-websocket').click();
-  await expect(page.getByTestId('in-flight')).toHaveText('2 turns in flight');
-  // The chat stream, and a Realtime session per profile used.
-  await expect(page.getByTestId('agg-connections')).toHaveText(/^3 active/);
+  await page.getByTestId('network-select').selectOption('none');
+  await page.getByTestId('run-chat').click();
+  await page.getByTestId('run-voice').click();
+  await expect(page.getByTestId('in-flight')).toHaveText('2 in flight');
+  // The chat stream, and the speech-to-text socket the question streams over.
+  await expect(page.getByTestId('agg-connections')).toHaveText(/^2 active/);
 
   const pgid = demo.child.pid!;
   process.kill(-pgid, 'SIGINT');
@@ -222,10 +333,10 @@ test('Ctrl-C stops the demo cleanly with streams in flight', async () => {
   expect(demo.output()).toContain('earshot demo: stopped');
   expect(await listening(port)).toBe(false);
 
-  // The page saw its connections end under it: dropped, not abandoned.
-  await expect(page.getByTestId('agg-turns')).toHaveText('12 complete · 0 error · 2 dropped · 0 abandoned');
+  // The page saw both streams end under it: dropped, not abandoned.
+  await expect(page.getByTestId('agg-turns')).toHaveText(turnsText(24, 2));
   await expect(page.getByTestId('agg-connections')).toHaveText(/^0 active/);
-  await expect(page.getByTestId('in-flight')).toHaveText('0 turns in flight');
-  // The browser's own report of the failed fetch read, not the page's.
+  await expect(page.getByTestId('in-flight')).toHaveText('0 in flight', { timeout: 10_000 });
+  // The browser's own reports of failed requests (the stream cut, exports to a server gone), not the page's.
   expect(errors.filter((e) => !e.includes('net::'))).toEqual([]);
 });
