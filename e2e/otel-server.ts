@@ -1,5 +1,5 @@
 /**
- * Test server for e2e/otel.spec.ts: an app's backend, traced with `@opentelemetry/sdk-trace-node`
+ * Test server for e2e/otel.spec.ts and e2e/exemplars.spec.ts: an app's backend, traced with `@opentelemetry/sdk-trace-node`
  * and exporting every span as it ends to the embedded OTLP receiver, so client and server spans meet
  * in one store. It reads the browser's trace context with `earshot/server` from whichever carrier
  * the transport used, and hands its span back in `Server-Timing`.
@@ -14,16 +14,24 @@
  *                                  `{"type":"delta"}` then `{"type":"done"}`
  * The same app listens on a second origin (another port) for cross-origin requests; CORS allows the
  * page's origin, the trace headers, and reading Server-Timing.
+ *
+ * `startOtelApp` builds the test app (e2e/pages/otel.html) and serves it here, with the embedded
+ * OTLP receiver as the collector of both sides.
  */
+import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
+import { extname, join, normalize, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
+import type { Page } from '@playwright/test';
+import { build } from 'vite';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { startReceiver, type Receiver } from '../demo/receiver';
+import type { SloOptions, TurnReport } from '../src/core/types';
 import {
   appendServerTiming,
   contextFromHeaders,
@@ -162,6 +170,111 @@ export async function startOtelServer(options: { collector: string; root: string
         await new Promise((resolve) => server.close(resolve));
       }
       await provider.shutdown();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The test app, built and served
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+/** How the page sets earshot up (`window.app.setup`). */
+export interface Setup {
+  service: string;
+  collector?: string;
+  allow?: string[];
+  carrier?: 'query' | 'protocol' | 'none';
+  messageField?: string;
+  exportTimeoutMs?: number;
+  metricIntervalMs?: number;
+  patch?: boolean;
+  logs?: boolean;
+  slo?: SloOptions;
+}
+
+/** What the page offers the specs. */
+export interface App {
+  setup(o: Setup): void;
+  fetchText(url: string): Promise<string>;
+  ws(url: string, protocols: string[], requests: Array<{ n: number; gap: number }>): Promise<string>;
+  concurrent(url: string, count: number): Promise<number>;
+  startStream(url: string): Promise<void>;
+  flush(): Promise<void>;
+  dropped(): number;
+  reports(): TurnReport[];
+  summary(): { turns: { started: number }; connections: { opened: number } };
+  internalErrors(): number;
+}
+declare global {
+  interface Window {
+    app: App;
+  }
+}
+
+/**
+ * The built `earshot/otel` entry: dist/otel.js, or while the library build does not list the entry,
+ * the same build (the project's Vite config, minified and mangled as shipped) of this entry into a
+ * scratch directory.
+ */
+async function builtOtelEntry(): Promise<string> {
+  const shipped = join(ROOT, 'dist/otel.js');
+  if (existsSync(shipped)) return shipped;
+  const lib = join(ROOT, 'e2e/artifacts/otel-lib');
+  await build({
+    configFile: join(ROOT, 'vite.config.ts'),
+    logLevel: 'warn',
+    root: ROOT,
+    build: { outDir: lib, emptyOutDir: true, lib: { entry: { otel: join(ROOT, 'src/otel.ts') } } },
+  });
+  return join(lib, 'otel.js');
+}
+
+export interface OtelApp {
+  readonly receiver: Receiver;
+  readonly server: OtelServer;
+  /** Opens the app and sets earshot up in it, exporting to the receiver; returns the page's uncaught errors, as they come. */
+  open(page: Page, setup: Setup): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * The test app bundled by Vite (`earshot` and `earshot/otel` resolved to the built entries) into
+ * e2e/artifacts/<name> (one directory per spec file, so they may run at once), served by this
+ * server, both sides exporting to a new embedded OTLP receiver.
+ */
+export async function startOtelApp(name: string): Promise<OtelApp> {
+  const out = join(ROOT, 'e2e/artifacts', name);
+  const otelEntry = await builtOtelEntry();
+  await build({
+    configFile: false,
+    logLevel: 'warn',
+    root: join(ROOT, 'e2e/pages'),
+    base: './',
+    resolve: {
+      alias: [
+        { find: /^earshot$/, replacement: join(ROOT, 'dist/earshot.js') },
+        { find: /^earshot\/otel$/, replacement: otelEntry },
+      ],
+    },
+    build: { outDir: out, emptyOutDir: true, minify: false, rollupOptions: { input: join(ROOT, 'e2e/pages/otel.html') } },
+  });
+  const receiver = await startReceiver();
+  const server = await startOtelServer({ collector: receiver.url, root: out });
+  return {
+    receiver,
+    server,
+    async open(page, setup) {
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${server.origin}/otel.html`);
+      await page.waitForFunction(() => typeof window.app?.setup === 'function');
+      await page.evaluate((o) => window.app.setup(o), { collector: receiver.url, ...setup });
+      return errors;
+    },
+    async close() {
+      await server.close();
+      await receiver.close();
     },
   };
 }

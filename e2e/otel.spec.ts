@@ -3,64 +3,11 @@
  * `earshot/otel` as built) talks to a backend traced with the Node SDK (e2e/otel-server.ts); both
  * export to the embedded OTLP receiver, where each client turn must meet the server span it caused.
  */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
-import { build } from 'vite';
-import { startReceiver, type ReceivedMetric, type ReceivedSpan, type Receiver } from '../demo/receiver';
-import type { TurnReport } from '../src/core/types';
-import { SERVER_SERVICE, startOtelServer, type OtelServer } from './otel-server';
+import { expect, test } from '@playwright/test';
+import type { ReceivedMetric, ReceivedSpan, Receiver } from '../demo/receiver';
+import { SERVER_SERVICE, startOtelApp, type OtelApp, type OtelServer } from './otel-server';
 
-const ROOT = resolve(import.meta.dirname, '..');
-const OUT = join(ROOT, 'e2e/artifacts/otel-app');
-const LIB = join(ROOT, 'e2e/artifacts/otel-lib');
-
-/**
- * The built `earshot/otel` entry: dist/otel.js, or while the library build does not list the entry,
- * the same build (the project's Vite config, minified and mangled as shipped) of this entry into a
- * scratch directory.
- */
-async function builtOtelEntry(): Promise<string> {
-  const shipped = join(ROOT, 'dist/otel.js');
-  if (existsSync(shipped)) return shipped;
-  await build({
-    configFile: join(ROOT, 'vite.config.ts'),
-    logLevel: 'warn',
-    root: ROOT,
-    build: { outDir: LIB, emptyOutDir: true, lib: { entry: { otel: join(ROOT, 'src/otel.ts') } } },
-  });
-  return join(LIB, 'otel.js');
-}
-
-interface Setup {
-  service: string;
-  collector?: string;
-  allow?: string[];
-  carrier?: 'query' | 'protocol' | 'none';
-  messageField?: string;
-  exportTimeoutMs?: number;
-  metricIntervalMs?: number;
-  patch?: boolean;
-}
-
-interface App {
-  setup(o: Setup): void;
-  fetchText(url: string): Promise<string>;
-  ws(url: string, protocols: string[], requests: Array<{ n: number; gap: number }>): Promise<string>;
-  concurrent(url: string, count: number): Promise<number>;
-  startStream(url: string): Promise<void>;
-  flush(): Promise<void>;
-  dropped(): number;
-  reports(): TurnReport[];
-  summary(): { turns: { started: number }; connections: { opened: number } };
-  internalErrors(): number;
-}
-declare global {
-  interface Window {
-    app: App;
-  }
-}
-
+let app: OtelApp;
 let receiver: Receiver;
 let server: OtelServer;
 
@@ -68,40 +15,13 @@ test.describe.configure({ mode: 'serial' });
 
 test.beforeAll(async ({}, info) => {
   info.setTimeout(240_000);
-  const otelEntry = await builtOtelEntry();
-  await build({
-    configFile: false,
-    logLevel: 'warn',
-    root: join(ROOT, 'e2e/pages'),
-    base: './',
-    resolve: {
-      alias: [
-        { find: /^earshot$/, replacement: join(ROOT, 'dist/earshot.js') },
-        { find: /^earshot\/otel$/, replacement: otelEntry },
-      ],
-    },
-    build: { outDir: OUT, emptyOutDir: true, minify: false, rollupOptions: { input: join(ROOT, 'e2e/pages/otel.html') } },
-  });
-  receiver = await startReceiver();
-  server = await startOtelServer({ collector: receiver.url, root: OUT });
+  app = await startOtelApp('otel-app');
+  ({ receiver, server } = app);
 });
 
-test.afterAll(async () => {
-  await server?.close();
-  await receiver?.close();
-});
+test.afterAll(() => app?.close());
 
 test.beforeEach(() => receiver.clear());
-
-/** Opens the app and sets earshot up in it; collects uncaught page errors. */
-async function open(page: Page, setup: Setup): Promise<string[]> {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${server.origin}/otel.html`);
-  await page.waitForFunction(() => typeof window.app?.setup === 'function');
-  await page.evaluate((o) => window.app.setup(o), { collector: receiver.url, ...setup });
-  return errors;
-}
 
 const spansOf = (service: string, name?: string): ReceivedSpan[] =>
   receiver.spans({ name }).filter((s) => s.resource['service.name'] === service);
@@ -125,7 +45,7 @@ function latestPoint(metrics: ReceivedMetric[], attributes: Record<string, unkno
 
 test('fetch/SSE: the server span is a child of the client turn span, which links back to it through Server-Timing', async ({ page }) => {
   const service = 'otel-sse';
-  await open(page, { service });
+  await app.open(page, { service });
   await page.evaluate((url) => window.app.fetchText(url), `${server.origin}/sse?n=5&gap=10&infer=30`);
   await page.evaluate(() => window.app.flush());
   const [report] = await page.evaluate(() => window.app.reports());
@@ -156,7 +76,7 @@ test('fetch/SSE: the server span is a child of the client turn span, which links
 for (const carrier of ['query', 'protocol'] as const) {
   test(`WebSocket, ${carrier} carrier: server connection and turn spans are children of the client's`, async ({ page }) => {
     const service = `otel-ws-${carrier}`;
-    await open(page, { service, carrier, messageField: 'traceparent' });
+    await app.open(page, { service, carrier, messageField: 'traceparent' });
     const wsUrl = `${server.origin.replace('http', 'ws')}/ws`;
     const protocol = await page.evaluate(
       ([url, protocols]) => window.app.ws(url, protocols, [{ n: 3, gap: 10 }, { n: 2, gap: 10 }]),
@@ -184,12 +104,12 @@ for (const carrier of ['query', 'protocol'] as const) {
 
 test('cross-origin fetch carries traceparent only to allowed origins', async ({ page }) => {
   const echo = async (url: string) => JSON.parse(await page.evaluate((u) => window.app.fetchText(u), url)) as { traceparent: string | null };
-  await open(page, { service: 'otel-cors' });
+  await app.open(page, { service: 'otel-cors' });
   expect((await echo(`${server.origin}/echo`)).traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
   expect((await echo(`${server.secondOrigin}/echo`)).traceparent).toBeNull();
 
   const allowed = `/^${server.secondOrigin.replace(/[.:/]/g, '\\$&')}\\//`;
-  await open(page, { service: 'otel-cors-allowed', allow: [allowed] });
+  await app.open(page, { service: 'otel-cors-allowed', allow: [allowed] });
   const { traceparent } = await echo(`${server.secondOrigin}/echo`);
   await page.evaluate(() => window.app.flush());
   const turn = (await awaitSpans('otel-cors-allowed', 'earshot.turn', 1))[0];
@@ -198,7 +118,7 @@ test('cross-origin fetch carries traceparent only to allowed origins', async ({ 
 
 test('one resource on every signal: spans and metrics carry the same service', async ({ page }) => {
   const service = 'otel-resource';
-  await open(page, { service });
+  await app.open(page, { service });
   await page.evaluate((url) => window.app.fetchText(url), `${server.origin}/sse?n=2&gap=5`);
   await page.evaluate(() => window.app.flush());
   const [span] = await awaitSpans(service, 'earshot.turn', 1);
@@ -215,7 +135,7 @@ test('one resource on every signal: spans and metrics carry the same service', a
 test('collector answers 503 with Retry-After, then recovers: nothing lost, nothing twice', async ({ page }) => {
   const service = 'otel-503';
   const retryAfterS = 4;
-  await open(page, { service });
+  await app.open(page, { service });
   for (let i = 0; i < 3; i++) await page.evaluate((url) => window.app.fetchText(url), `${server.origin}/sse?n=2&gap=5`);
   // The backend exports too: the failures are for the page's requests once the backend's are in.
   await awaitSpans(SERVER_SERVICE, 'sse turn', 3);
@@ -240,7 +160,7 @@ test('collector down for the whole page: the app works, and the drop counter say
   const service = 'otel-down';
   await receiver.fail('refuse');
   try {
-    const errors = await open(page, { service, exportTimeoutMs: 1500 });
+    const errors = await app.open(page, { service, exportTimeoutMs: 1500 });
     for (let i = 0; i < 3; i++) {
       expect(await page.evaluate((url) => window.app.fetchText(url), `${server.origin}/sse?n=2&gap=5`)).toContain('[DONE]');
     }
@@ -258,7 +178,7 @@ test('collector down for the whole page: the app works, and the drop counter say
 
 test('page hidden mid-turn: the turn arrives, marked abandoned', async ({ page }) => {
   const service = 'otel-unload';
-  await open(page, { service });
+  await app.open(page, { service });
   await page.evaluate((url) => window.app.startStream(url), `${server.origin}/sse?n=100&gap=100`);
   await page.goto('about:blank');
   const [turn] = await awaitSpans(service, 'earshot.turn', 1);
@@ -270,7 +190,7 @@ test('page hidden mid-turn: the turn arrives, marked abandoned', async ({ page }
 });
 
 test('peak connections of an interval with twenty 50 ms streams reads at least the true peak, never 0', async ({ page }) => {
-  await open(page, { service: 'otel-peak' });
+  await app.open(page, { service: 'otel-peak' });
   const truePeak = await page.evaluate((url) => window.app.concurrent(url, 20), `${server.origin}/sse?n=1&gap=0&infer=50`);
   expect(truePeak).toBe(20);
   await page.evaluate(() => window.app.flush());
@@ -281,7 +201,7 @@ test('peak connections of an interval with twenty 50 ms streams reads at least t
 });
 
 test("the exporter's own requests never become turns, even through patched globals", async ({ page }) => {
-  await open(page, { service: 'otel-patched', patch: true });
+  await app.open(page, { service: 'otel-patched', patch: true });
   for (let i = 0; i < 2; i++) await page.evaluate((url) => window.app.fetchText(url), `${server.origin}/sse?n=2&gap=5`);
   for (let i = 0; i < 2; i++) await page.evaluate(() => window.app.flush());
   await awaitSpans('otel-patched', 'earshot.turn', 2);
@@ -292,7 +212,7 @@ test("the exporter's own requests never become turns, even through patched globa
 
 for (const during of [true, false]) {
   test(`INP of an interaction ${during ? 'during' : 'outside'} a streaming turn is marked streaming=${during}`, async ({ page }) => {
-    await open(page, { service: `otel-inp-${during}` });
+    await app.open(page, { service: `otel-inp-${during}` });
     if (during) await page.evaluate((url) => window.app.startStream(url), `${server.origin}/sse?n=10&gap=100`);
     await page.click('#busy');
     await expect(page.locator('#busy')).toHaveText('clicked');

@@ -194,6 +194,9 @@ describe('earshot/otel spans', () => {
     expect(() => otel({ serviceName: 'a', maxQueue: -1 })).toThrow(/maxQueue must be a number >= 0/);
     expect(() => otel({ serviceName: 'a', metricIntervalMs: 0 })).toThrow(/metricIntervalMs must be a number >= 1/);
     expect(() => otel({ serviceName: 'a', colour: 1 } as never)).toThrow(/unknown option "colour"/);
+    expect(() => otel({ serviceName: 'a', url: 'not a url' })).toThrow(/url must be an http\(s\) URL \(got "not a url"\)/);
+    expect(() => otel({ serviceName: 'a', url: 'ftp://collector' })).toThrow(/url must be an http\(s\) URL/);
+    expect(() => otel({ serviceName: 'a', url: 'https://collector.test', webVitals: false })).not.toThrow();
   });
 });
 

@@ -1,6 +1,7 @@
 import { TraceFlags } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { JsonMetricsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { JsonLogsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
+import type { LogRecordExporter, LogRecordProcessor, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import {
   AggregationType,
   InstrumentType,
@@ -11,6 +12,7 @@ import {
   type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-web';
+import { MetricsSerializer, type Exemplars } from './exemplars';
 
 /**
  * The largest export request body. Browsers keep at most 64 KiB of keepalive request bodies in
@@ -34,7 +36,8 @@ export function split<T>(items: T[], bytes: (items: T[]) => number, limit: numbe
 }
 
 export const spanBytes = (spans: ReadableSpan[]): number => JsonTraceSerializer.serializeRequest(spans)?.byteLength ?? 0;
-export const metricBytes = (metrics: ResourceMetrics): number => JsonMetricsSerializer.serializeRequest(metrics)?.byteLength ?? 0;
+export const logBytes = (records: ReadableLogRecord[]): number => JsonLogsSerializer.serializeRequest(records)?.byteLength ?? 0;
+export const metricBytes = (metrics: ResourceMetrics): number => MetricsSerializer.serializeRequest(metrics)?.byteLength ?? 0;
 
 /** Hand `items` to an OTel exporter; resolves true once it reports success. Never rejects. */
 function exportTo<T>(exporter: { export(items: T, done: (result: ExportResult) => void): void }, items: T): Promise<boolean> {
@@ -68,66 +71,78 @@ export function bypassWrappedFetch(native: typeof fetch | undefined): () => void
   };
 }
 
+/** Why items were lost: the full queue turned them away, or their export failed for good. */
+export type Loss = 'queue_full' | 'export_failed';
+
 export interface QueueOptions {
-  /** Spans waiting for export at most; past it, a span is dropped and counted. */
+  /** Items waiting for export at most; past it, an item is dropped and counted. */
   maxQueue: number;
-  /** How long a span may wait for more to share its request, ms. */
+  /** How long an item may wait for more to share its request, ms. */
   delayMs: number;
   /** Largest request body, bytes. */
   limitBytes: number;
   /** Called before each export request. */
   beforeExport: () => void;
+  /** Told what was lost: what the full queue turned away (once per flush, not per item), and each batch that failed. */
+  lost?: (items: number, why: Loss) => void;
 }
 
-/** Spans queued this many at once go out without waiting for the delay. */
+/** Items queued this many at once go out without waiting for the delay. */
 const EAGER_BATCH = 256;
 
 /**
- * Delivery of spans: a bounded queue exported in batches (after `delayMs`, when it holds
- * EAGER_BATCH spans, or on `forceFlush`), each batch split into requests that fit the keepalive
- * budget. The OTLP exporter under it retries with backoff and honours `Retry-After`; what it finally
- * fails to deliver, and what the full queue turns away, is counted in `dropped`.
+ * Delivery of spans or log records: a bounded queue exported in batches (after `delayMs`, when it
+ * holds EAGER_BATCH items, or on `forceFlush`), each batch split into requests that fit the
+ * keepalive budget. The OTLP exporter under it retries with backoff and honours `Retry-After`; what
+ * it finally fails to deliver, and what the full queue turns away, is counted in `dropped`.
  */
-export class SpanQueue implements SpanProcessor {
-  #queue: ReadableSpan[] = [];
+export class ExportQueue<T> {
+  #queue: T[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #sending = new Set<Promise<boolean>>();
   #dropped = 0;
+  /** Turned away since the last flush. */
+  #turnedAway = 0;
 
   constructor(
-    readonly exporter: SpanExporter,
+    readonly exporter: { export(items: T[], done: (result: ExportResult) => void): void; shutdown(): Promise<void> },
+    readonly bytes: (items: T[]) => number,
     readonly options: QueueOptions,
   ) {}
 
-  /** Spans that will never be delivered: turned away by the full queue, or failed for good. */
+  /** Items that will never be delivered: turned away by the full queue, or failed for good. */
   get dropped(): number {
     return this.#dropped;
   }
 
-  onStart(): void {}
-
-  onEnd(span: ReadableSpan): void {
-    if (!(span.spanContext().traceFlags & TraceFlags.SAMPLED)) return;
+  add(item: T): void {
     const queue = this.#queue;
     if (queue.length >= this.options.maxQueue) {
       this.#dropped++;
+      this.#turnedAway++;
       return;
     }
-    queue.push(span);
+    queue.push(item);
     if (queue.length >= EAGER_BATCH) void this.forceFlush();
     else this.#timer ??= setTimeout(() => void this.forceFlush(), this.options.delayMs);
   }
 
-  /** Sends every queued span now (its requests leave before this returns) and settles once all are answered. */
+  /** Sends every queued item now (its requests leave before this returns) and settles once all are answered. */
   forceFlush(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const spans = this.#queue;
+    const { lost } = this.options;
+    if (this.#turnedAway) lost?.(this.#turnedAway, 'queue_full');
+    this.#turnedAway = 0;
+    const items = this.#queue;
     this.#queue = [];
-    for (const batch of split(spans, spanBytes, this.options.limitBytes)) {
+    for (const batch of split(items, this.bytes, this.options.limitBytes)) {
       this.options.beforeExport();
       const sent = exportTo(this.exporter, batch).then((ok) => {
-        if (!ok) this.#dropped += batch.length;
+        if (!ok) {
+          this.#dropped += batch.length;
+          lost?.(batch.length, 'export_failed');
+        }
         this.#sending.delete(sent);
         return ok;
       });
@@ -138,6 +153,30 @@ export class SpanQueue implements SpanProcessor {
 
   shutdown(): Promise<void> {
     return this.forceFlush().then(() => this.exporter.shutdown());
+  }
+}
+
+/** The export queue of spans: those sampled, as they end. */
+export class SpanQueue extends ExportQueue<ReadableSpan> implements SpanProcessor {
+  constructor(exporter: SpanExporter, options: QueueOptions) {
+    super(exporter, spanBytes, options);
+  }
+
+  onStart(): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if (span.spanContext().traceFlags & TraceFlags.SAMPLED) this.add(span);
+  }
+}
+
+/** The export queue of log records, as they are emitted. */
+export class LogQueue extends ExportQueue<ReadableLogRecord> implements LogRecordProcessor {
+  constructor(exporter: LogRecordExporter, options: QueueOptions) {
+    super(exporter, logBytes, options);
+  }
+
+  onEmit(record: ReadableLogRecord): void {
+    this.add(record);
   }
 }
 
@@ -156,6 +195,10 @@ export interface ReaderOptions {
   intervalMs: number;
   limitBytes: number;
   beforeExport: () => void;
+  /** Exemplars to give the data points of each collection. */
+  exemplars?: Exemplars;
+  /** Told of each export request that failed for good, with the number of metrics it carried. */
+  failed?: (metrics: number) => void;
 }
 
 /**
@@ -163,7 +206,8 @@ export interface ReaderOptions {
  * keepalive budget. Unlike the periodic reader, a flush never waits for an export in flight: on
  * `pagehide` the one sent at `visibilitychange` is still unanswered, and waiting for it would send
  * nothing. Temporality is cumulative, so a later export carries whatever an earlier one lost.
- * Histograms aggregate exponentially (bounded memory, no bucket layout to choose).
+ * Histograms aggregate exponentially (bounded memory, no bucket layout to choose). Each collection's
+ * data points get the exemplars kept since the previous one.
  */
 export class PageMetricReader extends MetricReader {
   #interval: ReturnType<typeof setInterval> | undefined;
@@ -185,13 +229,14 @@ export class PageMetricReader extends MetricReader {
 
   protected override async onForceFlush(): Promise<void> {
     const { resourceMetrics } = await this.collect();
+    this.options.exemplars?.attach(resourceMetrics);
     const pairs = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics.map((m): [typeof s.scope, typeof m] => [s.scope, m]));
     const { resource } = resourceMetrics;
     const runs = split(pairs, (run) => metricBytes(subset(resource, run)), this.options.limitBytes);
     await Promise.all(
       runs.map((run) => {
         this.options.beforeExport();
-        return exportTo(this.exporter, subset(resource, run));
+        return exportTo(this.exporter, subset(resource, run)).then((ok) => ok || this.options.failed?.(run.length));
       }),
     );
   }

@@ -1,4 +1,4 @@
-import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
+import { ROOT_CONTEXT, trace, type Attributes, type Histogram, type Meter, type Span } from '@opentelemetry/api';
 import type { ConnectionReport, TurnReport } from '../core/types';
 import type { Monitor } from '../monitor';
 import {
@@ -10,6 +10,7 @@ import {
   UNIT_CONNECTIONS,
   UNIT_TURNS,
 } from '../slo/names';
+import type { Exemplars } from './exemplars';
 
 const ATTR_TRANSPORT = 'transport';
 const ATTR_CRITERION = 'slo.criterion';
@@ -28,6 +29,7 @@ export const INSTRUMENTS = {
   duration: 'gen_ai.client.operation.duration',
   ttfb: 'earshot.ttfb',
   ttfa: 'earshot.ttfa',
+  ttfd: 'earshot.ttfd',
   tpot: 'earshot.tpot',
   itlMax: 'earshot.itl.max',
   jitter: 'earshot.jitter',
@@ -38,40 +40,53 @@ export const INSTRUMENTS = {
   active: 'earshot.connections.active',
   peak: 'earshot.connections.peak',
   dropped: 'earshot.telemetry.dropped',
+  suppressed: 'earshot.logs.suppressed',
 } as const;
+
+/** earshot's histograms: description, unit (default seconds), and whether the GenAI buckets apply. */
+const HISTOGRAMS = {
+  ttft: ['Time to first content chunk (TTFT), from the request leaving the client', 's', true],
+  chunkGap: ["A turn's mean gap between consecutive content chunks", 's', true],
+  duration: ['Turn duration, from the request to the last byte', 's', true],
+  ttfb: ['Time to the first byte or message of any kind'],
+  ttfa: ['Time to the first audible sample of the reply, as heard'],
+  ttfd: ["Time to the first display of the reply's text"],
+  tpot: ['Time per output token after the first'],
+  itlMax: ["A turn's longest gap between content chunks"],
+  jitter: ["Standard deviation of a turn's gaps between content chunks"],
+  rtf: ['Real-time factor of received audio: >= 1 falls behind', '1'],
+} satisfies Record<string, [description: string, unit?: string, genAi?: boolean]>;
+type HistogramKey = keyof typeof HISTOGRAMS;
 
 const seconds = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
 
 /**
  * Turn and connection metrics from their reports, and the observed ones (active connections, their
  * peak per export interval, telemetry lost) read at each collection. Work per report, none per chunk.
+ * A turn's histograms are recorded in its span's context, where a provider with exemplar support
+ * picks the span up, and offered to earshot's own exemplars.
  */
 export class TurnMetrics {
-  readonly #ttft: Histogram;
-  readonly #chunkGap: Histogram;
-  readonly #duration: Histogram;
-  readonly #ttfb: Histogram;
-  readonly #ttfa: Histogram;
-  readonly #tpot: Histogram;
-  readonly #itlMax: Histogram;
-  readonly #jitter: Histogram;
-  readonly #rtf: Histogram;
+  readonly #histograms = {} as Record<HistogramKey, Histogram>;
   readonly #turns;
   readonly #failures;
   readonly #connections;
 
-  constructor(meter: Meter, monitor: () => Monitor | undefined, dropped: () => number) {
-    const histogram = (name: string, description: string, unit = 's', genAi = false) =>
-      meter.createHistogram(name, { description, unit, advice: genAi ? { explicitBucketBoundaries: GENAI_SECONDS } : undefined });
-    this.#ttft = histogram(INSTRUMENTS.ttft, 'Time to first content chunk (TTFT), from the request leaving the client', 's', true);
-    this.#chunkGap = histogram(INSTRUMENTS.chunkGap, "A turn's mean gap between consecutive content chunks", 's', true);
-    this.#duration = histogram(INSTRUMENTS.duration, 'Turn duration, from the request to the last byte', 's', true);
-    this.#ttfb = histogram(INSTRUMENTS.ttfb, 'Time to the first byte or message of any kind');
-    this.#ttfa = histogram(INSTRUMENTS.ttfa, 'Time to the first audible sample of the reply, as heard');
-    this.#tpot = histogram(INSTRUMENTS.tpot, 'Time per output token after the first');
-    this.#itlMax = histogram(INSTRUMENTS.itlMax, "A turn's longest gap between content chunks");
-    this.#jitter = histogram(INSTRUMENTS.jitter, "Standard deviation of a turn's gaps between content chunks");
-    this.#rtf = histogram(INSTRUMENTS.rtf, 'Real-time factor of received audio: >= 1 falls behind', '1');
+  constructor(
+    meter: Meter,
+    monitor: () => Monitor | undefined,
+    dropped: () => number,
+    /** Log records suppressed by the rate limit, when earshot logs. */
+    suppressed: (() => number) | undefined,
+    readonly exemplars: Exemplars | undefined,
+  ) {
+    for (const [key, [description, unit = 's', genAi]] of Object.entries(HISTOGRAMS) as Array<[HistogramKey, [string, string?, boolean?]]>) {
+      this.#histograms[key] = meter.createHistogram(INSTRUMENTS[key], {
+        description,
+        unit,
+        advice: genAi ? { explicitBucketBoundaries: GENAI_SECONDS } : undefined,
+      });
+    }
     this.#turns = meter.createCounter(INSTRUMENTS.turns, { description: 'Ended turns', unit: UNIT_TURNS });
     this.#failures = meter.createCounter(INSTRUMENTS.failures, { description: 'SLO criteria failed by turns', unit: UNIT_TURNS });
     this.#connections = meter.createCounter(INSTRUMENTS.connections, { description: 'Ended connections', unit: UNIT_CONNECTIONS });
@@ -80,10 +95,18 @@ export class TurnMetrics {
       description: 'Most connections open at once since the previous collection',
       unit: UNIT_CONNECTIONS,
     });
-    const lost = meter.createObservableCounter(INSTRUMENTS.dropped, { description: 'Spans that could not be delivered', unit: '{span}' });
+    const lost = meter.createObservableCounter(INSTRUMENTS.dropped, {
+      description: 'Spans and log records that could not be delivered',
+      unit: '{item}',
+    });
+    const quiet = suppressed && meter.createObservableCounter(INSTRUMENTS.suppressed, {
+      description: 'Log records the rate limit held back',
+      unit: '{record}',
+    });
     meter.addBatchObservableCallback(
       (result) => {
         result.observe(lost, dropped());
+        if (quiet) result.observe(quiet, suppressed!());
         const m = monitor();
         if (!m) return;
         result.observe(active, m.summary().connections.active);
@@ -91,27 +114,33 @@ export class TurnMetrics {
         // streams count even when none is open at the moment of collection.
         result.observe(peak, m.takePeak());
       },
-      [active, peak, lost],
+      quiet ? [active, peak, lost, quiet] : [active, peak, lost],
     );
   }
 
-  turn(report: TurnReport): void {
+  /** A turn's report, with its span when it had one. */
+  turn(report: TurnReport, span: Span | undefined): void {
     const transport = { [ATTR_TRANSPORT]: report.transport };
-    const record = (histogram: Histogram, value: number | undefined, attributes: Attributes = transport) => {
-      if (value !== undefined && Number.isFinite(value)) histogram.record(value, attributes);
+    const context = span && trace.setSpan(ROOT_CONTEXT, span);
+    const spanContext = span?.spanContext();
+    const record = (key: HistogramKey, value: number | undefined, attributes: Attributes = transport) => {
+      if (value === undefined || !Number.isFinite(value)) return;
+      this.#histograms[key].record(value, attributes, context);
+      if (spanContext) this.exemplars?.offer(INSTRUMENTS[key], attributes, value, spanContext);
     };
-    record(this.#ttft, seconds(report.ttftMs));
+    record('ttft', seconds(report.ttftMs));
     if (report.itl.count > 0) {
-      record(this.#chunkGap, seconds(report.itl.mean));
-      record(this.#itlMax, seconds(report.itl.max));
-      record(this.#jitter, seconds(report.itl.stddev));
+      record('chunkGap', seconds(report.itl.mean));
+      record('itlMax', seconds(report.itl.max));
+      record('jitter', seconds(report.itl.stddev));
     }
     // An abandoned turn's duration is when the user gave up, not how long the reply took.
-    if (report.outcome !== 'abandoned') record(this.#duration, seconds(report.e2eMs), { ...transport, [ATTR_OUTCOME]: report.outcome });
-    record(this.#ttfb, seconds(report.ttfbMs));
-    record(this.#ttfa, seconds(report.ttfaMs));
-    record(this.#tpot, seconds(report.tpotMs));
-    record(this.#rtf, report.rtf);
+    if (report.outcome !== 'abandoned') record('duration', seconds(report.e2eMs), { ...transport, [ATTR_OUTCOME]: report.outcome });
+    record('ttfb', seconds(report.ttfbMs));
+    record('ttfa', seconds(report.ttfaMs));
+    record('ttfd', seconds(report.ttfdMs));
+    record('tpot', seconds(report.tpotMs));
+    record('rtf', report.rtf);
     const { slo } = report;
     const turn: Attributes = { ...transport, [ATTR_OUTCOME]: report.outcome, [ATTR_SLO_GOOD]: slo.good };
     if (report.outcome === 'abandoned') return this.#turns.add(1, turn);

@@ -1,4 +1,14 @@
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Span,
+  type SpanContext,
+  type Tracer,
+} from '@opentelemetry/api';
 import type { ConnectionReport, TurnReport } from '../core/types';
 import { traceHeaders, type TraceHeaders } from './propagation';
 import { readServerTiming } from './server-timing';
@@ -22,6 +32,8 @@ export interface OpenSpan {
 
 const CONNECTION_SPAN = 'earshot.connection';
 const TURN_SPAN = 'earshot.turn';
+/** Ended spans whose context is kept for records that come after them (a display's end, an underrun). */
+const ENDED_KEPT = 64;
 
 /** Ids count up per kind: connections `c<n>`, turns `t<n>` (a manual turn has no parent either). */
 export const isTurnId = (id: string): boolean => id[0] === 't';
@@ -31,7 +43,7 @@ export const turnEnd = (report: TurnReport): number =>
   report.t0 + Math.max(report.e2eMs ?? 0, report.ttfaMs ?? 0);
 
 /** The attributes of a turn span: every measured figure in ms, named as in `TurnReport` (undefined ones are left out). */
-function turnAttributes(report: TurnReport, reasons: boolean): Attributes {
+export function turnAttributes(report: TurnReport, reasons: boolean): Attributes {
   const { itl, slo } = report;
   const attributes: Attributes = {
     'earshot.turn.id': report.id,
@@ -41,6 +53,7 @@ function turnAttributes(report: TurnReport, reasons: boolean): Attributes {
     'earshot.ttfb_ms': report.ttfbMs,
     'earshot.ttft_ms': report.ttftMs,
     'earshot.ttfa_ms': report.ttfaMs,
+    'earshot.ttfd_ms': report.ttfdMs,
     'earshot.e2e_ms': report.e2eMs,
     'earshot.tpot_ms': report.tpotMs,
     'earshot.tokens': report.tokens,
@@ -69,6 +82,15 @@ function turnAttributes(report: TurnReport, reasons: boolean): Attributes {
   return attributes;
 }
 
+export const connectionAttributes = (report: ConnectionReport, reasons: boolean): Attributes => ({
+  'earshot.connection.id': report.id,
+  'earshot.transport': report.transport,
+  'earshot.outcome': report.outcome,
+  'earshot.turns': report.turns,
+  'earshot.close_code': report.code,
+  'earshot.reason': reasons ? report.reason : undefined,
+});
+
 /**
  * The spans of connections and turns: one CLIENT span per connection, a child CLIENT span per turn,
  * started when the recorder starts them and ended from their reports at the times they describe
@@ -77,7 +99,11 @@ function turnAttributes(report: TurnReport, reasons: boolean): Attributes {
 export class SpanBook {
   readonly #open = new Map<string, OpenSpan>();
   readonly #byTraceparent = new Map<string, OpenSpan>();
+  /** The contexts of the last ENDED_KEPT spans ended, oldest first. */
+  readonly #ended = new Map<string, SpanContext>();
   readonly #origin = performance.timeOrigin;
+  /** The turn that started last. */
+  lastTurn: string | undefined;
 
   constructor(
     readonly tracer: Tracer,
@@ -96,9 +122,15 @@ export class SpanBook {
     );
     const open: OpenSpan = { span, url, headers: traceHeaders(span) };
     this.#open.set(id, open);
+    if (turn) this.lastTurn = id;
     const { traceparent } = open.headers;
     if (traceparent) this.#byTraceparent.set(traceparent, open);
     return traceparent;
+  }
+
+  /** The span context of a connection or turn, open or among the last ended. */
+  context(id: string | undefined): SpanContext | undefined {
+    return id === undefined ? undefined : (this.#open.get(id)?.span.spanContext() ?? this.#ended.get(id));
   }
 
   /** The open span whose traceparent this is (the hooks that carry it are given only that). */
@@ -116,7 +148,8 @@ export class SpanBook {
     open.serverMs = timing.serverMs;
   }
 
-  turn(report: TurnReport): void {
+  /** Ends a turn's span; returns it. */
+  turn(report: TurnReport): Span | undefined {
     const open = this.#take(report.id);
     if (!open) return;
     const { span } = open;
@@ -136,22 +169,18 @@ export class SpanBook {
     span.addEvent('earshot.end', at(report.e2eMs ?? 0));
     this.#status(span, report.outcome === 'error' || report.outcome === 'dropped', report.outcome, report.reason);
     span.end(this.#origin + turnEnd(report));
+    return span;
   }
 
-  connection(report: ConnectionReport): void {
+  /** Ends a connection's span; returns it. */
+  connection(report: ConnectionReport): Span | undefined {
     const open = this.#take(report.id);
     if (!open) return;
     const { span } = open;
-    span.setAttributes({
-      'earshot.connection.id': report.id,
-      'earshot.transport': report.transport,
-      'earshot.outcome': report.outcome,
-      'earshot.turns': report.turns,
-      'earshot.close_code': report.code,
-      'earshot.reason': this.options.reasons ? report.reason : undefined,
-    });
+    span.setAttributes(connectionAttributes(report, this.options.reasons));
     this.#status(span, report.outcome === 'dropped', report.outcome, report.reason);
     span.end(this.#origin + report.closedAt);
+    return span;
   }
 
   #status(span: Span, failed: boolean, outcome: string, reason: string | undefined): void {
@@ -163,6 +192,9 @@ export class SpanBook {
     if (open) {
       this.#open.delete(id);
       if (open.headers.traceparent) this.#byTraceparent.delete(open.headers.traceparent);
+      const ended = this.#ended;
+      ended.set(id, open.span.spanContext());
+      if (ended.size > ENDED_KEPT) ended.delete(ended.keys().next().value!);
     }
     return open;
   }
