@@ -67,17 +67,20 @@ const provider = new WebTracerProvider({
 provider.register();
 const tracer = provider.getTracer(SERVICE);
 
+const telemetry = otel({
+  serviceName: SERVICE,
+  environment: 'demo',
+  url: location.origin,
+  // Each request message of a WebSocket turn carries its traceparent: the agent's span joins the turn's.
+  messageField: 'traceparent',
+  recordReasons: true,
+  metricIntervalMs: 10_000,
+  // SLO violations, drops and underruns as log records on their turn's trace (the trace view shows them).
+  logs: true,
+});
 const monitor = createMonitor({
   slo: SLO,
-  sink: otel({
-    serviceName: SERVICE,
-    environment: 'demo',
-    url: location.origin,
-    // Each request message of a WebSocket turn carries its traceparent: the agent's span joins the turn's.
-    messageField: 'traceparent',
-    recordReasons: true,
-    metricIntervalMs: 10_000,
-  }),
+  sink: telemetry,
   onTurn: addRow,
   onConnection: scheduleRender,
 });
@@ -190,6 +193,8 @@ function ensureAudio() {
     const ctx = new AudioContext();
     await ctx.resume();
     const player = await createPlayer(ctx, { sampleRate: CLIP_RATE, workletUrl: '/dist/jitter-buffer-worklet.js' });
+    // Underruns become log records on the trace of the turn that was playing.
+    telemetry.observePlayer(player);
     player.addEventListener('playing', (e) => {
       for (const turn of heardBy) turn.audioHeard(e.detail.time);
       heardBy = [];

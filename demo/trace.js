@@ -1,7 +1,9 @@
 /**
  * The trace of the selected turn as a waterfall, from the OTLP receiver's query API
  * (`/api/traces/<trace id>`): the app's span, earshot's connection and turn spans with their events
- * (first byte, first content, first audio, end), and the agent's spans beneath them, on one time axis.
+ * (first byte, first content, first audio, end), and the agent's spans beneath them, on one time axis;
+ * beside them the trace's log records (`/api/logs?traceId=`: SLO violations, drops, underruns), each
+ * on the row of its span.
  */
 const PAGE_SERVICE = 'earshot-demo-page';
 /** Spans arrive as their exporters send them: read the trace again until it stops changing. */
@@ -16,16 +18,20 @@ export async function showTrace(view, traceId, turnId) {
   let count = -1;
   for (let poll = 0; poll < MAX_POLLS && mine === generation; poll++) {
     let spans;
+    let logs = [];
     try {
       spans = (await (await fetch(`/api/traces/${traceId}`)).json()).spans;
+      const records = await (await fetch(`/api/logs?traceId=${traceId}`)).json();
+      logs = Array.isArray(records) ? records : [];
     } catch {
-      spans = undefined;
+      spans ??= undefined;
     }
     if (mine !== generation) return;
-    if (spans) render(view, traceId, spans, turnId);
-    // The app's span ends last: once it is in and nothing new came, the trace is whole.
-    if (spans?.some((s) => !s.parentSpanId) && spans.length === count) return;
-    count = spans?.length ?? -1;
+    if (spans) render(view, traceId, spans, turnId, logs);
+    // The app's span ends last: once it is in and nothing new came (spans or logs), the trace is whole.
+    const seen = spans ? spans.length + logs.length : -1;
+    if (spans?.some((s) => !s.parentSpanId) && seen === count) return;
+    count = seen;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
@@ -46,12 +52,18 @@ function label(span) {
   return about ? `${span.name} · ${about}` : span.name;
 }
 
-function render(view, traceId, spans, turnId) {
+function render(view, traceId, spans, turnId, logs) {
   const services = [...new Set(spans.map((s) => s.resource['service.name']))];
   view.title.replaceChildren('Trace ', Object.assign(el('code', '', traceId), { title: 'trace id' }), ` · ${spans.length} spans from ${services.join(' and ')}`);
   view.title.querySelector('code').dataset.testid = 'trace-id';
   const link = Object.assign(el('a', '', 'raw spans (JSON)'), { href: `/api/traces/${traceId}`, target: '_blank' });
-  view.link.replaceChildren(link);
+  const logLink = Object.assign(el('a', '', `logs (${logs.length})`), { href: `/api/logs?traceId=${traceId}`, target: '_blank' });
+  view.link.replaceChildren(link, ' · ', logLink);
+  const logsOf = new Map();
+  for (const record of logs) {
+    if (!logsOf.has(record.spanId)) logsOf.set(record.spanId, []);
+    logsOf.get(record.spanId).push(record);
+  }
 
   const byId = new Map(spans.map((s) => [s.spanId, s]));
   const children = new Map();
@@ -94,6 +106,14 @@ function render(view, traceId, spans, turnId) {
       tick.title = `${event.name} at +${(t - from).toFixed(1)} ms`;
       lane.append(tick);
     }
+    for (const record of logsOf.get(span.spanId) ?? []) {
+      const mark = el('div', `log ${String(record.severityText).toLowerCase()}`);
+      const t = at(record.timeUnixNano);
+      mark.style.left = share(Math.min(Math.max(t, 0), total));
+      mark.title = `${record.body}\n${Object.entries(record.attributes).map(([k, v]) => `${k}: ${v}`).join('\n')}`;
+      mark.dataset.testid = 'trace-log';
+      lane.append(mark);
+    }
     const where = el('div', 'service', `${who === 'server' ? 'agent' : 'page'} · ${KINDS[span.kind] ?? ''}`);
     where.title = service;
     row.append(name, where, lane, el('div', 'dur', `${ms.toFixed(1)} ms`));
@@ -101,5 +121,12 @@ function render(view, traceId, spans, turnId) {
     for (const child of children.get(span.spanId) ?? []) walk(child, depth + 1);
   };
   for (const root of roots) walk(root, 0);
-  view.spans.replaceChildren(...rows);
+  // The records as a list too: what went wrong, in words, under the spans it happened on.
+  const list = logs.map((record) => {
+    const span = byId.get(record.spanId);
+    const item = el('div', 'log-line', `${record.severityText} ${record.body} · ${span ? span.name : 'no span'} · +${at(record.timeUnixNano).toFixed(1)} ms`);
+    item.title = JSON.stringify(record.attributes);
+    return item;
+  });
+  view.spans.replaceChildren(...rows, ...list);
 }

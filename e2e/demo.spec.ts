@@ -298,6 +298,23 @@ test('on a shaped network the exchanges still complete, and a batch fills the pa
   await expect(page.getByTestId('trace-span').and(page.locator(`[data-service="${AGENT}"]`))).toHaveCount(3, { timeout: 15_000 });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
   copyFileSync(SCREENSHOT, README_IMAGE);
+
+  // Overloaded, the chat's first token is a second away: the turn misses its TTFT, and its trace
+  // shows the SLO violation as a log record on the turn's span.
+  await page.getByTestId('profile-select').selectOption('overloaded');
+  await page.getByTestId('network-select').selectOption('none');
+  await page.getByTestId('run-chat').click();
+  await expect(page.getByTestId('agg-turns')).toHaveText(turnsText(25), { timeout: EXCHANGE_TIMEOUT_MS });
+  await expect(row('LLM').getByTestId('slo')).toHaveText(/^fail/);
+  await row('LLM').click();
+  const traceId = (await page.getByTestId('trace-id').textContent({ timeout: 15_000 }))!;
+  // Log records leave the page a moment after their turn ends: wait for them at the receiver, then
+  // open the trace again.
+  await expect
+    .poll(async () => ((await (await page.request.get(`${url}api/logs?traceId=${traceId}`)).json()) as unknown[]).length, { timeout: 30_000 })
+    .toBeGreaterThan(0);
+  await row('LLM').click();
+  await expect(page.getByTestId('trace-log').first()).toBeAttached({ timeout: 15_000 });
   expect(errors).toEqual([]);
 });
 
@@ -334,7 +351,7 @@ test('Ctrl-C stops the demo cleanly with streams in flight', async () => {
   expect(await listening(port)).toBe(false);
 
   // The page saw both streams end under it: dropped, not abandoned.
-  await expect(page.getByTestId('agg-turns')).toHaveText(turnsText(24, 2));
+  await expect(page.getByTestId('agg-turns')).toHaveText(turnsText(25, 2));
   await expect(page.getByTestId('agg-connections')).toHaveText(/^0 active/);
   await expect(page.getByTestId('in-flight')).toHaveText('0 in flight', { timeout: 10_000 });
   // The browser's own reports of failed requests (the stream cut, exports to a server gone), not the page's.
