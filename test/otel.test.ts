@@ -58,7 +58,8 @@ describe('earshot/otel spans', () => {
     const sink = otel({ serviceName: 'app', chunkEvents: 2, webVitals: false });
     const monitor = createMonitor({ sink, chunkTimes: 10, slo: { ttftMs: 40 }, onTurn: (t) => reports.push(t) });
     const connection = monitor.connection('websocket', 'wss://api.test/rt?token=secret', { adapter: wsAdapter() });
-    const t0 = performance.now();
+    // A whole number of ms: the figures below are differences of these times, exact only on integers.
+    const t0 = Math.round(performance.now());
     connection.sent('{"type":"req"}', t0);
     for (const dt of [50, 70, 100]) connection.received('{"type":"delta"}', t0 + dt);
     connection.received('{"type":"done"}', t0 + 120);
