@@ -9,6 +9,7 @@ const budgets = [
   { name: 'earshot (core + transports, ESM)', files: ['dist/earshot.js'], limit: 6 * 1024 },
   // The entry imports the algorithm from the worklet module, so the pair holds it once.
   { name: 'earshot/jitter-buffer (player + worklet, ESM)', files: ['dist/jitter-buffer.js', 'dist/jitter-buffer-worklet.js'], limit: 5 * 1024 },
+  { name: 'earshot/webrtc (peer connections, ESM)', files: ['dist/webrtc.js'], limit: 4 * 1024 },
   { name: 'earshot/text (text smoothing, ESM)', files: ['dist/text.js'], limit: 2.5 * 1024 },
   { name: 'earshot/microphone (voice activity, voice turns + worklet, ESM)', files: ['dist/microphone.js', 'dist/vad-worklet.js'], limit: 2.5 * 1024 },
 ];

@@ -4,6 +4,7 @@ import type { TerserOptions } from 'vite';
 export const entries: Record<string, string> = {
   earshot: 'src/index.ts',
   'jitter-buffer': 'src/jitter-buffer.ts',
+  webrtc: 'src/webrtc.ts',
   otel: 'src/otel.ts',
   text: 'src/text.ts',
   slo: 'src/slo.ts',
