@@ -8,7 +8,7 @@ import { metrics } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startReceiver, type Receiver } from '../demo/receiver';
 import { adapters, createMonitor } from '../src/index';
-import { otel } from '../src/otel.ts';
+import { LOG_EVENTS, otel } from '../src/otel.ts';
 
 class TestReader extends MetricReader {
   constructor() {
@@ -137,6 +137,23 @@ describe('earshot/otel log records', () => {
     const { resourceMetrics } = await reader.collect();
     const suppressed = resourceMetrics.scopeMetrics[0].metrics.find((m) => m.descriptor.name === 'earshot.logs.suppressed');
     expect(suppressed?.dataPoints.map((p) => p.value)).toEqual([4]);
+  });
+
+  it('each event name has its own allowance: a storm of underruns never hides the SLO violation of the turn it spoiled', () => {
+    const sink = otel({ serviceName: 'app', webVitals: false, logs: true, logsPerMinute: 3 });
+    const monitor = createMonitor({ sink, slo: { ttftMs: 40 } });
+    for (let i = 0; i < 10; i++) sink.log('app.storm', { i });
+    const connection = monitor.connection('websocket', 'wss://api.test/rt', { adapter: wsAdapter() });
+    const t0 = performance.now();
+    connection.sent('{"type":"req"}', t0);
+    connection.received('{"type":"delta"}', t0 + 90);
+    connection.received('{"type":"done"}', t0 + 100);
+    const names = records.getFinishedLogRecords().map((r) => r.eventName);
+    expect(names).toEqual(['app.storm', 'app.storm', 'app.storm', LOG_EVENTS.slo]);
+    // Past the names with an allowance of their own, the app's further names share one.
+    records.reset();
+    for (let i = 0; i < 40; i++) sink.log(`app.name${i}`);
+    expect(records.getFinishedLogRecords().length).toBeLessThan(40);
   });
 
   it("the app's own records: on the trace of a turn, open or ended, by its id; nowhere for an unknown id; never thrown", () => {

@@ -29,19 +29,28 @@ const VIOLATION = ['earshot.turn.id', 'earshot.connection.id', 'earshot.transpor
 
 /** The rate limit's window. */
 const WINDOW_MS = 60_000;
+/** Event names with an allowance of their own; past these, the app's further names share one. */
+const NAMED_ALLOWANCES = 32;
+
+/** One event name's share of the rate limit: its window, the records it emitted, those it held back since. */
+interface Allowance {
+  windowEnd: number;
+  used: number;
+  held: number;
+}
 
 /**
  * earshot's log records: each on the trace of its turn or connection (the span's context, so a
  * backend shows it beside the span), at the time it describes, under the rate limit of `perMinute`
- * records per minute. What the limit holds back is counted (`suppressed`), and the next record
- * emitted says how many came before it unsent (`earshot.logs.suppressed`). Records of spans that
- * are not sampled are not emitted, as OpenTelemetry's `trace_based` filter does.
+ * records per minute of each event name, so that a storm of one kind (underruns on a bad network)
+ * never hides another (the SLO violation of the turn it spoiled). What the limit holds back is
+ * counted (`suppressed`), and the next record of that name says how many came before it unsent
+ * (`earshot.logs.suppressed`). Records of spans that are not sampled are not emitted, as
+ * OpenTelemetry's `trace_based` filter does.
  */
 export class TurnLogs {
-  #windowEnd = -Infinity;
-  #used = 0;
-  /** Held back since the last record emitted. */
-  #held = 0;
+  /** By event name, at most NAMED_ALLOWANCES of them and the one the rest share. */
+  #allowances = new Map<string, Allowance>();
   /** Held back in all. */
   suppressed = 0;
 
@@ -56,20 +65,23 @@ export class TurnLogs {
   emit(eventName: string, severity: Severity, body: string | undefined, attributes: LogAttributes, span?: SpanContext, at?: number): void {
     if (span && !(span.traceFlags & TraceFlags.SAMPLED)) return;
     const now = performance.now();
-    if (now >= this.#windowEnd) {
-      this.#windowEnd = now + WINDOW_MS;
-      this.#used = 0;
+    const key = this.#allowances.has(eventName) || this.#allowances.size < NAMED_ALLOWANCES ? eventName : '';
+    let allowance = this.#allowances.get(key);
+    if (!allowance) this.#allowances.set(key, (allowance = { windowEnd: -Infinity, used: 0, held: 0 }));
+    if (now >= allowance.windowEnd) {
+      allowance.windowEnd = now + WINDOW_MS;
+      allowance.used = 0;
     }
-    if (this.#used >= this.perMinute) {
+    if (allowance.used >= this.perMinute) {
       this.suppressed++;
-      this.#held++;
+      allowance.held++;
       return;
     }
-    this.#used++;
+    allowance.used++;
     const defined: LogAttributes = {};
     for (const key in attributes) if (attributes[key] !== undefined) defined[key] = attributes[key];
-    if (this.#held) defined['earshot.logs.suppressed'] = this.#held;
-    this.#held = 0;
+    if (allowance.held) defined['earshot.logs.suppressed'] = allowance.held;
+    allowance.held = 0;
     this.logger.emit({
       eventName,
       severityNumber: SEVERITY[severity],
