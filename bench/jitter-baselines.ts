@@ -114,7 +114,7 @@ export class NetEqStyle extends CountingPlayer {
     const d = x - Math.min(...w.map((e) => e[1]));
     if (nowMs >= this.ivEnd) {
       if (this.ivEnd) {
-        this.hist.add(this.ivMax);
+        this.hist._add(this.ivMax);
         this.added = true;
       }
       this.ivEnd = nowMs + 500;
@@ -123,7 +123,7 @@ export class NetEqStyle extends CountingPlayer {
   }
 
   private target(): number {
-    return this.added ? this.hist.quantile(0.95) : 80;
+    return this.added ? this.hist._quantile(0.95) : 80;
   }
 
   protected startMs(): number {

@@ -182,3 +182,38 @@ export function checkTargets(
     ok: medianOverOracleMs <= 20 && !concealFailures.length && !familyFailures.length,
   };
 }
+
+export interface DrawCheck {
+  draws: number;
+  /** Draws meeting every target, and the median target alone. */
+  ok: number;
+  median: number;
+  /** Per family: draws where it was not at least as good as the fixed 200 ms prebuffer. */
+  familyFailures: Map<string, number>;
+}
+
+/**
+ * Robustness: the targets judged on many small sets like the shipped one (perFamily traces of each
+ * family, drawn with a fixed seed from the scored set), rather than on one pooled set.
+ */
+export function checkDraws(
+  earshot: Score[],
+  fixed: Score[],
+  familyOf: (trace: string) => string,
+  draws = 2000,
+  perFamily = 3,
+): DrawCheck {
+  const byFamily = new Map<string, number[]>();
+  earshot.forEach((s, i) => byFamily.set(familyOf(s.trace), [...(byFamily.get(familyOf(s.trace)) ?? []), i]));
+  let seed = 1;
+  const rand = (): number => (seed = (seed * 48271) % 2147483647) / 2147483647;
+  const r: DrawCheck = { draws, ok: 0, median: 0, familyFailures: new Map() };
+  for (let d = 0; d < draws; d++) {
+    const pick = [...byFamily.values()].flatMap((idx) => Array.from({ length: perFamily }, () => idx[Math.floor(rand() * idx.length)]));
+    const c = checkTargets(pick.map((i) => earshot[i]), pick.map((i) => fixed[i]), familyOf);
+    r.ok += +c.ok;
+    r.median += +(c.medianOverOracleMs <= 20);
+    for (const f of c.familyFailures) r.familyFailures.set(f, (r.familyFailures.get(f) ?? 0) + 1);
+  }
+  return r;
+}

@@ -61,9 +61,11 @@ export function rng(seed: number): () => number {
 }
 
 /**
- * Synthetic traces of the six families, written from the models the shipped traces describe
- * (base delays, jitter distributions, stall rates, synthesis speed), with independent seeds:
- * a check that the buffer is tuned to the kind of network, not to the shipped files.
+ * Synthetic traces of the six families of traces/README.md, written from the models the shipped
+ * traces describe (base delays, jitter distributions, stall rates, synthesis speed, sentence pauses,
+ * in-order delivery) and checked against them, with independent seeds: a check that the buffer is
+ * tuned to the kind of network, not to the shipped files. What the README leaves open (when the
+ * handover comes, how long a response lasts) is drawn at random.
  */
 export function synthTrace(family: Family, seed: number): Trace {
   const rand = rng(seed * 7919 + family.length * 104729);

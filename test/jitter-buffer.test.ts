@@ -165,9 +165,10 @@ describe('JitterBuffer: end, flush, turns', () => {
   });
 
   it('carries what it learned about the path into the next turn', () => {
-    // Two turns of 60 paced chunks on a calm path: the first waits for the cold-start prebuffer,
-    // the second starts at the small target learned from the first.
-    const turn = (t0: number): Chunk[] => paced(Array.from({ length: 60 }, (_, i) => t0 + i * 20 + (i % 3) * 0.4));
+    // Two turns of 60 paced chunks with sub-ms jitter, but the second chunk 2 ms late (not a calm
+    // start): the first turn waits for the cold-start prebuffer, the second starts at the small
+    // target learned from the first.
+    const turn = (t0: number): Chunk[] => paced(Array.from({ length: 60 }, (_, i) => t0 + i * 20 + (i === 1 ? 2 : (i % 3) * 0.4)));
     const b = make({}, 24000);
     run(b, turn(0), 1600);
     const first = b.playout.firstAudibleMs;
@@ -210,8 +211,9 @@ describe('JitterBuffer: W3C counters on a scripted case', () => {
     // Chunk 0 arrived at 0 and played from 0 ms; chunk 1 arrived at 20 and played from 30 ms.
     const ramp960 = (959 * 960) / 2 / 48;
     expect(s.jitterBufferDelay).toBeCloseTo((ramp960 + 960 * 10 + ramp960) / 1000, 9);
-    // The network target before 40 chunks is the 150 ms prior (maxDelayMs clamps only the target).
-    expect(s.jitterBufferMinimumDelay).toBeCloseTo(1920 * 0.15, 9);
+    // The network target (maxDelayMs clamps only the target) is the 150 ms cold-start prior until the
+    // second chunk comes with the same transit, a calm path: then 40 x the 0.5 ms body bucket.
+    expect(s.jitterBufferMinimumDelay).toBeCloseTo(960 * 0.15 + 960 * 0.02, 9);
   });
 
   it('counts a concealment event per underrun, not per block', () => {
@@ -323,14 +325,25 @@ describe('JitterBuffer: adaptation', () => {
     expect(maxStep(out)).toBeLessThan(0.06);
   });
 
-  it('starts a source delivering media at twice real time from its second chunk, 25 ms behind it', () => {
-    // The second 20 ms chunk comes 4 ms after the first: 20 ms of media in 4 ms is past 2 x 4 + 10.
-    // Playback starts once the playout is 25 ms behind the fastest chunk (arrival 204 - media 20),
-    // at the first quantum from 209 ms: quantum 79 (210.67 ms); its frame 1 is the first audible.
+  it('starts a source delivering media at 1.5 x real time over two chunk intervals, 25 ms behind it', () => {
+    // 40 ms of media in the 14 ms to the third chunk is past 1.5 x 14; the playout is then 40 ms
+    // behind the fastest chunk (arrival 214 - media 40): it starts at the first quantum from 214 ms,
+    // quantum 81 (216 ms), whose frame 1 is the first audible (a sine starts at 0).
     const arrivals = [200, 204, 214, 224, 227, 230].concat(Array.from({ length: 94 }, (_, i) => 233 + i * 6));
     const b = make({}, 24000);
     run(b, paced(arrivals), 2500);
-    expect(b.playout.firstAudibleMs).toBeCloseTo((79 * 128 + 1) / 48, 9);
+    expect(b.playout.firstAudibleMs).toBeCloseTo((81 * 128 + 1) / 48, 9);
+    expect(b.stats().concealedSamples).toBe(0);
+  });
+
+  it('takes a second chunk held back behind the first for a source ahead of real time', () => {
+    // 20 ms of media 1 ms after the first chunk: over one interval only a chunk sent before the
+    // first had arrived counts (1.5 x 1 + 17 <= 20). The playout is 25 ms behind the fastest chunk
+    // (arrival 201 - media 20) from 206 ms: quantum 78 (208 ms).
+    const arrivals = [200, 201].concat(Array.from({ length: 98 }, (_, i) => 208 + i * 6));
+    const b = make({}, 24000);
+    run(b, paced(arrivals), 2500);
+    expect(b.playout.firstAudibleMs).toBeCloseTo((78 * 128 + 1) / 48, 9);
     expect(b.stats().concealedSamples).toBe(0);
   });
 
@@ -358,10 +371,52 @@ describe('JitterBuffer: adaptation', () => {
     expect(maxStep(out)).toBeLessThan(0.06);
   });
 
-  it('prebuffers a source sent in real time', () => {
+  it('starts a source sent in real time over a calm path at its second chunk', () => {
+    // The second chunk comes 0.5 ms off the first one's transit: no cold-start prior. It is pushed
+    // before the pull of quantum 46 (122.67 ms), which plays it.
     const b = make({}, 24000);
-    run(b, paced(Array.from({ length: 50 }, (_, i) => 100 + i * 20)), 1500);
-    expect(b.playout.firstAudibleMs - 100).toBeGreaterThanOrEqual(100);
+    run(b, paced(Array.from({ length: 50 }, (_, i) => 100 + i * 20 + (i % 3) * 0.5)), 1500);
+    expect(b.playout.firstAudibleMs).toBeCloseTo((46 * 128 + 1) / 48, 9);
+    // The target learned from the jitter body: 40 x its median's 1 ms bucket.
+    expect(b.stats()).toMatchObject({ concealedSamples: 0, targetDelayMs: 40 });
+  });
+
+  it('prebuffers a source sent in real time whose first two chunks differ by more than 1.2 ms', () => {
+    const b = make({}, 24000);
+    const chunks = paced(Array.from({ length: 50 }, (_, i) => 100 + i * 20 + (i % 2) * 2));
+    run(b, chunks, 200);
+    expect(b.stats().targetDelayMs).toBe(150);
+    run(b, chunks, 1500, 200);
+    expect(b.playout.firstAudibleMs - 100).toBeGreaterThanOrEqual(125);
     expect(b.stats().concealedSamples).toBe(0);
+  });
+
+  it('takes the cold-start prior back once a calm start meets jitter', () => {
+    // Calm first chunks, then the seventh 6 ms late: the turn's transit range passes 5 ms, so the
+    // path may stall after all. Playback has begun; the cushion is built while playing.
+    const arrivals = Array.from({ length: 50 }, (_, i) => 100 + i * 20 + (i === 6 ? 6 : 0));
+    const b = make({}, 24000);
+    const chunks = paced(arrivals);
+    run(b, chunks, 200);
+    expect(b.stats().targetDelayMs).toBe(20);
+    run(b, chunks, 250, 200);
+    expect(b.stats().targetDelayMs).toBe(150);
+    run(b, chunks, 1500, 250);
+    expect(b.playout.firstAudibleMs).toBeCloseTo((45 * 128 + 1) / 48, 9);
+    expect(b.stats().concealedSamples).toBe(0);
+    expect(b.stats().insertedSamplesForDeceleration).toBeGreaterThan(0);
+  });
+
+  it('plays through a stall slowed down rather than silent, while less than half the target is queued', () => {
+    // Paced chunks with 2 ms jitter start behind the 150 ms prior; chunk 30 comes 200 ms late and
+    // holds back the rest. At 10 % slower a 130 ms lead would run dry; below half the target, 0.67
+    // of a segment is repeated per segment played, at any level: 110 ms inserted, no gap.
+    const arrivals = Array.from({ length: 60 }, (_, i) => Math.max(30 + i * 20 + (i % 2) * 2, i >= 30 ? 830 : 0));
+    const b = make({}, 24000);
+    const out = run(b, paced(arrivals), 1500);
+    const s = b.stats();
+    expect(s).toMatchObject({ concealedSamples: 0, concealmentEvents: 0, insertedSamplesForDeceleration: 110 * 48 });
+    expect(s.jitterBufferEmittedCount).toBe(60 * 960 + s.insertedSamplesForDeceleration - s.removedSamplesForAcceleration);
+    expect(maxStep(out)).toBeLessThan(0.06);
   });
 });

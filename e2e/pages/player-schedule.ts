@@ -24,20 +24,20 @@ export interface Step {
 export const INPUT_RATE = 24000;
 /** Schedule length, and what it exercises (checked by the tests, so a change of algorithm shows). */
 export const SCHEDULE_MS = 1700;
-export const SCHEDULE_UNDERRUNS = 2;
-export const SCHEDULE_LATE_CHUNKS = 10;
+export const SCHEDULE_UNDERRUNS = 1;
+export const SCHEDULE_LATE_CHUNKS = 16;
 
 const sine = (n: number, from: number): Float32Array =>
   Float32Array.from({ length: n }, (_, i) => 0.4 * Math.sin((2 * Math.PI * 220 * (from + i)) / INPUT_RATE));
 
 /**
- * 24 kHz in, 48 kHz out: paced 20 ms chunks with jitter and a 400 ms stall (underruns, chunks too
- * late to play), end(); a second turn in Int16 and odd-split PCM16 bytes; a barge-in flush.
+ * 24 kHz in, 48 kHz out: paced 20 ms chunks with jitter and a 500 ms stall holding back 16 of them
+ * (longer than the queue lasts even slowed down: an underrun, and chunks too late to play), end(); a second turn in Int16 and odd-split PCM16 bytes; a barge-in flush.
  */
 export function schedule(): Step[] {
   const steps: Step[] = [];
   for (let i = 0; i < 40; i++) {
-    const late = i >= 20 && i < 30 ? 400 - (i - 20) * 20 : ((i * 37) % 11) * 0.7;
+    const late = i >= 18 && i < 34 ? 500 - (i - 18) * 20 : ((i * 37) % 11) * 0.7;
     steps.push({ at: 30 + i * 20 + late, op: 'push', samples: sine(480, i * 480), seq: i, mediaMs: i * 20 });
   }
   steps.sort((a, b) => a.at - b.at);

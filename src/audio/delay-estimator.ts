@@ -14,7 +14,7 @@ export class Histogram {
     this._p = new Float64Array(buckets);
   }
 
-  add(v: number): void {
+  _add(v: number): void {
     const p = this._p;
     const f = Math.min(this._forget, 1 - 2 / (++this._n + 1));
     for (let i = 0; i < p.length; i++) p[i] *= f;
@@ -22,7 +22,7 @@ export class Histogram {
   }
 
   /** Upper edge of the bucket holding quantile q, 0 while empty. */
-  quantile(q: number): number {
+  _quantile(q: number): number {
     const p = this._p;
     let s = 0;
     let i = 0;
@@ -45,6 +45,14 @@ const TAIL_PER_BODY = 40;
 /** Until this many chunks have shown the path's jitter, assume one that stalls this long. */
 export const PRIOR_MS = 150;
 const PRIOR_CHUNKS = 40;
+/**
+ * A calm path (a wired LAN) carries a turn's first two chunks within CALM_MS of the same transit
+ * time: it does not stall, needs no prior, and playback starts at once. Wi-Fi's gamma jitter matches
+ * that about one time in seven, so the mark goes once the turn's transit spread passes CALM_BREAK_MS
+ * (a LAN stays within it for minutes): the prior returns, and the cushion is built while playing.
+ */
+const CALM_MS = 1.2;
+const CALM_BREAK_MS = 5;
 /** The transit floor fell this far within a turn: the source runs ahead of real time. */
 const AHEAD_MS = 100;
 /**
@@ -55,15 +63,16 @@ const AHEAD_MS = 100;
  */
 const PAUSE_MS = 300;
 /**
- * A paced source delivers about one chunk per chunk duration; a synthesiser well ahead of real time
- * delivers media at several times that rate from its first chunks. Media (before the latest chunk)
- * arrived at FAST_RATE x the wall time since the turn's first chunk, plus FAST_SLACK_MS of jitter,
- * within its first EARLY_CHUNKS, marks the turn's source fast. Counting from the first chunk, a
- * paced source gets there only if that chunk was itself late: a burst after a later stall only
- * catches up with real time.
+ * A paced source delivers about one chunk per chunk duration; a synthesiser ahead of real time
+ * delivers media faster from its first chunks. Media (before the latest chunk) arrived at FAST_RATE x
+ * the wall time since the turn's first chunk, within its first EARLY_CHUNKS, marks the turn's
+ * source fast. Over one chunk interval a late first chunk passes for that, so there it takes
+ * FAST_SLACK_MS more: a second chunk sent before the first arrived (held back behind it). A paced
+ * source gets there only if its first chunk was late by over a chunk interval; a burst after a later
+ * stall only catches up with real time.
  */
-const FAST_RATE = 2;
-const FAST_SLACK_MS = 10;
+const FAST_RATE = 1.5;
+const FAST_SLACK_MS = 17;
 const EARLY_CHUNKS = 8;
 
 /**
@@ -83,6 +92,8 @@ export class DelayEstimator {
   _generated = false;
   /** From its first chunks' arrival rate, this turn's source is ahead of real time. */
   _fast = false;
+  /** The turn's first chunks came over a calm path (see CALM_MS). */
+  _calm = false;
   private readonly _mins = new Float64Array(WINDOW);
   private _bucket = NaN;
   private _floor = 0;
@@ -94,6 +105,8 @@ export class DelayEstimator {
   private _t0 = 0;
   private _m0 = 0;
   private _early = 0;
+  /** Turn's slowest transit. */
+  private _hi = 0;
   private readonly _peaks = new Histogram(200, 10, 0.983);
   private readonly _body = new Histogram(200, 0.5, 0.99);
 
@@ -117,15 +130,14 @@ export class DelayEstimator {
       this._ivMax = 0;
     }
     if (fresh) {
-      this._floor = x;
-      this._generated = false;
-      this._fast = false;
+      this._floor = this._hi = x;
+      this._generated = this._fast = this._calm = false;
       this._t0 = nowMs;
       this._m0 = mediaMs;
       this._early = 0;
     } else if (this._early < EARLY_CHUNKS) {
-      this._early++;
-      if (mediaMs - this._m0 >= FAST_RATE * (nowMs - this._t0) + FAST_SLACK_MS) this._fast = true;
+      // Over one chunk interval only a chunk held back behind the first counts (FAST_SLACK_MS).
+      if (mediaMs - this._m0 >= FAST_RATE * (nowMs - this._t0) + (this._early++ ? 0 : FAST_SLACK_MS)) this._fast = true;
     }
     while (this._bucket < b) m[(++this._bucket % len + len) % len] = Infinity;
     const i = (this._bucket % len + len) % len;
@@ -136,12 +148,16 @@ export class DelayEstimator {
     this._ref = r;
     this._ahead = this._floor - r;
     if (this._ahead > AHEAD_MS) this._generated = true;
+    // The turn's transit spread over the fastest recent chunk marks a calm path, or no longer one.
+    this._hi = Math.max(this._hi, x);
+    if (this._early === 1) this._calm = this._hi - r <= CALM_MS;
+    if (this._hi - r > CALM_BREAK_MS) this._calm = false;
     const d = x - r;
     this._chunks++;
-    if (!(nowMs - this._lastMs <= 1)) this._body.add(x - Math.min(m[i], m[prev]));
+    if (!(nowMs - this._lastMs <= 1)) this._body._add(x - Math.min(m[i], m[prev]));
     this._lastMs = nowMs;
     if (nowMs >= this._ivEnd) {
-      this._peaks.add(this._ivMax);
+      this._peaks._add(this._ivMax);
       this._ivMax = d;
       this._ivEnd = nowMs + INTERVAL_MS;
     } else if (d > this._ivMax) this._ivMax = d;
@@ -149,8 +165,8 @@ export class DelayEstimator {
 
   /** Delay (ms) the playout should keep over the reference so that arrivals are rarely late. */
   _target(): number {
-    const t = Math.max(this._peaks.quantile(0.95), this._ivMax, TAIL_PER_BODY * this._body.quantile(0.5));
-    const floor = this._generated ? PAUSE_MS : this._chunks < PRIOR_CHUNKS ? PRIOR_MS : 0;
+    const t = Math.max(this._peaks._quantile(0.95), this._ivMax, TAIL_PER_BODY * this._body._quantile(0.5));
+    const floor = this._generated ? PAUSE_MS : this._chunks < PRIOR_CHUNKS && !this._calm ? PRIOR_MS : 0;
     return Math.max(t, floor);
   }
 }

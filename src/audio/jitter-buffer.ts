@@ -78,13 +78,19 @@ const HOLD = 3;
 const FADE_MS = 2.5;
 /** Segment dropped or repeated by one time-stretch step (ms)... */
 const STRETCH_MS = 10;
-/** ...at most this share of the time. */
+/** ...at most this share of a segment per segment played (10 % faster or slower)... */
 const MAX_STRETCH = 0.1;
+/**
+ * ...or this share, at any signal level, while less than half the target is queued (a stall
+ * draining the queue, or a cold start short of its cushion): media at 60 % speed for a moment is
+ * heard as slowed speech, a gap as a dropout.
+ */
+const DEEP_STRETCH = 0.67;
 /** A region is quiet enough to stretch below this share of the running signal power... */
 const QUIET = 0.5;
 /** ...or at any level once a stretch has waited this long (ms). */
 const MAX_WAIT_MS = 40;
-/** Accelerate when the playout delay exceeds the target by this much (ms, plus 10 %)... */
+/** Accelerate when the playout delay and the queue exceed the target by this much (ms, plus 10 %)... */
 const ACCEL_BAND = 20;
 /** ...and expand when it is this far below (ms, plus 5 %). */
 const EXPAND_BAND = 2;
@@ -103,9 +109,9 @@ const QUEUED_SHARE = 0.7;
 const JITTER_ALLOWANCE_MS = 20;
 const CREDIT = 16;
 /**
- * A source seen delivering media at twice real time from its first chunks (DelayEstimator._fast)
+ * A source seen delivering media at 1.5 x real time from its first chunks (DelayEstimator._fast)
  * starts once the playout is this far behind its fastest chunk: one network jitter's worth, the
- * source builds the rest.
+ * source builds the rest. A calm path (DelayEstimator._calm) starts at once.
  */
 const FAST_START_MS = 25;
 /** -80 dBFS: TTS often opens with digital silence, which is not the first audible sample. */
@@ -426,7 +432,7 @@ export class JitterBuffer {
 
   private _ready(queued: number): boolean {
     const prior = START_SHARE * Math.min(this._target, PRIOR_MS) - CREDIT * Math.max(0, this._est._ahead - JITTER_ALLOWANCE_MS);
-    const level = this._est._fast ? Math.min(FAST_START_MS, prior) : prior;
+    const level = this._est._calm ? 0 : this._est._fast ? Math.min(FAST_START_MS, prior) : prior;
     return this._lead() >= level && (queued * 1000) / this._ri >= level * QUEUED_SHARE;
   }
 
@@ -437,13 +443,16 @@ export class JitterBuffer {
   private _decide(frames: number, queued: number): number {
     const seg = this._seg;
     const t = this._target;
-    const excess = this._lead() - t;
+    // What protects the playout: its delay over the fastest recent arrival, or less while a stall
+    // drains the queue.
+    const low = Math.min(this._lead(), (queued * 1000) / this._ri);
+    const deep = low < t / 2;
     const live = this._mode === 1 || (!this._mode && !this._est._generated);
     let delta = 0;
     this._since += frames;
-    if (excess > ACCEL_BAND + 0.1 * t && live && queued > seg + (frames + 2) * this._step) delta = seg;
-    else if (excess < -EXPAND_BAND - 0.05 * t && this._r - seg >= this._base) delta = -seg;
-    if (!delta || this._since * this._step * MAX_STRETCH < seg) {
+    if (low > t + ACCEL_BAND + 0.1 * t && live && queued > seg + (frames + 2) * this._step) delta = seg;
+    else if (low < t - EXPAND_BAND - 0.05 * t && this._r - seg >= this._base) delta = -seg;
+    if (!delta || this._since * this._step * (deep ? DEEP_STRETCH : MAX_STRETCH) < seg) {
       this._wait = 0;
       return 0;
     }
@@ -455,7 +464,7 @@ export class JitterBuffer {
       const v = this._buf[(from * this._ch + i) % this._buf.length];
       e += v * v;
     }
-    if (e > QUIET * this._power * len && this._wait * 1000 < MAX_WAIT_MS * this._ro) {
+    if (!deep && e > QUIET * this._power * len && this._wait * 1000 < MAX_WAIT_MS * this._ro) {
       this._wait += frames;
       return 0;
     }
