@@ -4,7 +4,8 @@
  */
 export class Histogram {
   private readonly _p: Float64Array;
-  private _n = 0;
+  /** Observations so far. */
+  _n = 0;
 
   constructor(
     buckets: number,
@@ -42,6 +43,14 @@ const INTERVAL_MS = 500;
  * now and then, for far longer than their typical jitter: expect peaks this many times the median.
  */
 const TAIL_PER_BODY = 40;
+/**
+ * The rule is for stalls not yet seen, so it is bounded: a wide body of even jitter (live audio
+ * jittered by tens of ms, no stalls) would otherwise ask for seconds. At most TAIL_MAX_MS, and once
+ * TAIL_EVIDENCE intervals have shown the peaks, at most TAIL_PER_PEAK times their 95th percentile.
+ */
+const TAIL_MAX_MS = 300;
+const TAIL_EVIDENCE = 16;
+const TAIL_PER_PEAK = 3;
 /** Until this many chunks have shown the path's jitter, assume one that stalls this long. */
 export const PRIOR_MS = 150;
 const PRIOR_CHUNKS = 40;
@@ -95,7 +104,8 @@ export class DelayEstimator {
   /** The turn's first chunks came over a calm path (see CALM_MS). */
   _calm = false;
   private readonly _mins = new Float64Array(WINDOW);
-  private _bucket = NaN;
+  /** The latest arrival's 250 ms bucket; NaN restarts the reference (a new turn restarts media time). */
+  _bucket = NaN;
   private _floor = 0;
   private _lastMs = NaN;
   private _ivEnd = 0;
@@ -109,11 +119,6 @@ export class DelayEstimator {
   private _hi = 0;
   private readonly _peaks = new Histogram(200, 10, 0.983);
   private readonly _body = new Histogram(200, 0.5, 0.99);
-
-  /** A new turn restarts media time, so the reference restarts; what was learned about the path stays. */
-  _restart(): void {
-    this._bucket = NaN;
-  }
 
   /** Records a chunk whose first sample (media time mediaMs) arrived at nowMs. */
   _add(nowMs: number, mediaMs: number): void {
@@ -165,7 +170,9 @@ export class DelayEstimator {
 
   /** Delay (ms) the playout should keep over the reference so that arrivals are rarely late. */
   _target(): number {
-    const t = Math.max(this._peaks._quantile(0.95), this._ivMax, TAIL_PER_BODY * this._body._quantile(0.5));
+    const peaks = this._peaks._quantile(0.95);
+    const seen = this._peaks._n >= TAIL_EVIDENCE ? TAIL_PER_PEAK * peaks : TAIL_MAX_MS;
+    const t = Math.max(peaks, this._ivMax, Math.min(TAIL_MAX_MS, seen, TAIL_PER_BODY * this._body._quantile(0.5)));
     const floor = this._generated ? PAUSE_MS : this._chunks < PRIOR_CHUNKS && !this._calm ? PRIOR_MS : 0;
     return Math.max(t, floor);
   }

@@ -237,7 +237,8 @@ export class JitterBuffer {
       this._seq = NaN;
       this._far = 0;
       this._nextMs = 0;
-      this._est._restart();
+      // Media time restarts, so the reference does; what was learned about the path stays.
+      this._est._bucket = NaN;
     }
     const s = meta?.seq;
     const mm = meta?.mediaMs;
