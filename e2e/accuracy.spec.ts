@@ -94,16 +94,20 @@ function checkExact(o: Observed, turn: TurnReport): void {
   expect(Math.abs((turn.ttftMs ?? NaN) - (times[0] - turn.t0))).toBeLessThanOrEqual(EXACT);
   expect(turn.ttfbMs, `${label}: ttfb`).toBeLessThanOrEqual((turn.ttftMs ?? 0) + EXACT);
   expect(turn.itl.count, `${label}: ITL samples`).toBe(n - 1);
-  expect(Math.abs(turn.itl.min - Math.min(...itl))).toBeLessThanOrEqual(EXACT);
-  expect(Math.abs(turn.itl.max - Math.max(...itl))).toBeLessThanOrEqual(EXACT);
-  expect(Math.abs(turn.itl.mean - itl.reduce((a, b) => a + b, 0) / itl.length)).toBeLessThanOrEqual(1e-6);
-  expect(Math.abs(turn.itl.stddev - stddev(itl)), `${label}: jitter`).toBeLessThanOrEqual(1e-6);
+  // A busy renderer may hand the app a whole body in one read: then there are no gaps to compare
+  // (and the network check finds the run disturbed).
+  if (itl.length) {
+    expect(Math.abs(turn.itl.min - Math.min(...itl))).toBeLessThanOrEqual(EXACT);
+    expect(Math.abs(turn.itl.max - Math.max(...itl))).toBeLessThanOrEqual(EXACT);
+    expect(Math.abs(turn.itl.mean - itl.reduce((a, b) => a + b, 0) / itl.length)).toBeLessThanOrEqual(1e-6);
+    expect(Math.abs(turn.itl.stddev - stddev(itl)), `${label}: jitter`).toBeLessThanOrEqual(1e-6);
+  }
   expect(turn.itl.stalls, `${label}: stalls over ${STALL_MS} ms`).toBe(itl.filter((g) => g > STALL_MS).length);
   const tokens = o.usage ?? n;
   expect(turn.tokens, `${label}: tokens`).toBe(tokens);
   expect(turn.tokensEstimated, `${label}: tokensEstimated`).toBe(o.usage === undefined);
   const tpot = (times[n - 1] - times[0]) / (tokens - 1);
-  expect(Math.abs((turn.tpotMs ?? NaN) - tpot), `${label}: tpot ${turn.tpotMs} vs ${tpot}`).toBeLessThanOrEqual(EXACT);
+  if (tokens > 1) expect(Math.abs((turn.tpotMs ?? NaN) - tpot), `${label}: tpot ${turn.tpotMs} vs ${tpot}`).toBeLessThanOrEqual(EXACT);
   if (o.audioMsPerChunk !== undefined) {
     expect(turn.audioMs, `${label}: audio ms`).toBe(o.audioMsPerChunk * n);
     expect(Math.abs((turn.rtf ?? NaN) - (times[n - 1] - turn.t0) / turn.audioMs)).toBeLessThanOrEqual(EXACT);

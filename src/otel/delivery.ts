@@ -87,18 +87,28 @@ export interface QueueOptions {
   lost?: (items: number, why: Loss) => void;
 }
 
-/** Items queued this many at once go out without waiting for the delay. */
-const EAGER_BATCH = 256;
+/** Bytes of OTLP/JSON an item is taken to need until an export has measured them (a turn span: ~1.5 KiB). */
+const ITEM_BYTES_GUESS = 1024;
+/** A request's worth: this share of the limit, so that an average batch needs no second split. */
+const EAGER_SHARE = 0.8;
 
 /**
- * Delivery of spans or log records: a bounded queue exported in batches (after `delayMs`, when it
- * holds EAGER_BATCH items, or on `forceFlush`), each batch split into requests that fit the
- * keepalive budget. The OTLP exporter under it retries with backoff and honours `Retry-After`; what
- * it finally fails to deliver, and what the full queue turns away, is counted in `dropped`.
+ * Delivery of spans or log records: a bounded queue exported in batches (after `delayMs`, as soon as
+ * it holds about one request's worth, or on `forceFlush`), each batch split into requests that fit
+ * the keepalive budget. The OTLP exporter under it retries with backoff and honours `Retry-After`;
+ * what it finally fails to deliver, and what the full queue turns away, is counted in `dropped`.
+ *
+ * A full request's worth goes out in a task of its own (a 0 ms timer), never inside the app's event
+ * that ended the span, and is about one request: serializing it is the only cost that grows with
+ * the batch, and what waits for a page that unloads without warning is at most one keepalive
+ * request's worth when turns end over time. Its size is learned from each export (bytes per item).
  */
 export class ExportQueue<T> {
   #queue: T[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The timer is the 0 ms one of a full request's worth. */
+  #eager = false;
+  #itemBytes = ITEM_BYTES_GUESS;
   readonly #sending = new Set<Promise<boolean>>();
   #dropped = 0;
   /** Turned away since the last flush. */
@@ -123,20 +133,30 @@ export class ExportQueue<T> {
       return;
     }
     queue.push(item);
-    if (queue.length >= EAGER_BATCH) void this.forceFlush();
-    else this.#timer ??= setTimeout(() => void this.forceFlush(), this.options.delayMs);
+    if (this.#eager) return;
+    if (queue.length * this.#itemBytes >= EAGER_SHARE * this.options.limitBytes) {
+      clearTimeout(this.#timer);
+      this.#eager = true;
+      this.#timer = setTimeout(() => void this.forceFlush(), 0);
+    } else this.#timer ??= setTimeout(() => void this.forceFlush(), this.options.delayMs);
   }
 
   /** Sends every queued item now (its requests leave before this returns) and settles once all are answered. */
   forceFlush(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#eager = false;
     const { lost } = this.options;
     if (this.#turnedAway) lost?.(this.#turnedAway, 'queue_full');
     this.#turnedAway = 0;
     const items = this.#queue;
     this.#queue = [];
-    for (const batch of split(items, this.bytes, this.options.limitBytes)) {
+    const measure = (batch: T[]): number => {
+      const bytes = this.bytes(batch);
+      if (batch.length && bytes) this.#itemBytes = bytes / batch.length;
+      return bytes;
+    };
+    for (const batch of split(items, measure, this.options.limitBytes)) {
       this.options.beforeExport();
       const sent = exportTo(this.exporter, batch).then((ok) => {
         if (!ok) {
