@@ -312,7 +312,13 @@ test('on a shaped network the exchanges still complete, and a batch fills the pa
   // open the trace again.
   await expect
     .poll(async () => ((await (await page.request.get(`${url}api/logs?traceId=${traceId}`)).json()) as unknown[]).length, { timeout: 30_000 })
-    .toBeGreaterThan(0);
+    .toBeGreaterThan(0)
+    .catch(async (error: unknown) => {
+      // What to look at when it fails: the turn's outcome, and every record the receiver holds.
+      const all = (await (await page.request.get(`${url}api/logs`)).json()) as Array<{ eventName?: string; traceId?: string }>;
+      const outcome = await row('LLM').getByTestId('outcome').textContent();
+      throw new Error(`no log record on trace ${traceId} (turn ${outcome}); the receiver holds ${JSON.stringify(all.map((r) => [r.eventName, r.traceId]))}`, { cause: error });
+    });
   await row('LLM').click();
   await expect(page.getByTestId('trace-log').first()).toBeAttached({ timeout: 15_000 });
   expect(errors).toEqual([]);
