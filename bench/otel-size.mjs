@@ -64,7 +64,7 @@ try {
       emptyOutDir: true,
       sourcemap: false,
       lib: { entry: { otel: join(ROOT, 'src/otel.ts') } },
-      // Joins the config's externals: every dependency stays out, subpaths (web-vitals/attribution) too.
+      // Joins the config's externals: every dependency stays out, subpaths too.
       rollupOptions: { external: [/^@opentelemetry\//, /^web-vitals(\/|$)/] },
     },
   });
@@ -85,7 +85,7 @@ import { JsonTraceSerializer, JsonMetricsSerializer } from '@opentelemetry/otlp-
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, WebTracerProvider } from '@opentelemetry/sdk-trace-web';
-import { onCLS, onFCP, onINP, onLCP, onTTFB } from 'web-vitals/attribution';
+import { onCLS, onFCP, onINP, onLCP, onTTFB } from 'web-vitals';
 export function setup(url, name) {
   const resource = defaultResource().merge(resourceFromAttributes({ 'service.name': name }));
   const tracerProvider = new WebTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: url + '/v1/traces' }))] });
