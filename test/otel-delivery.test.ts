@@ -74,7 +74,7 @@ describe('SpanQueue', () => {
     expect(queue.dropped).toBe(0);
   });
 
-  it('waits delayMs for company, or sends about one request as soon as that much waits, in a task of its own', async () => {
+  it('waits delayMs for company, or sends about one request as soon as that much waits, one per task', async () => {
     vi.useFakeTimers();
     const { exporter, batches } = recordingExporter();
     const { end } = queueWith(exporter, { delayMs: 500 });
@@ -83,9 +83,10 @@ describe('SpanQueue', () => {
     expect(batches).toHaveLength(0);
     vi.advanceTimersByTime(1);
     expect(batches.map((b) => b.length)).toEqual([3]);
-    // That export measured the spans' size: 80 % of a request's worth of them goes without the
-    // delay, but never inside the call that ended the span.
-    const perRequest = Math.ceil((0.8 * KEEPALIVE_BYTES) / (spanBytes(batches[0]) / 3));
+    // Each export measures its spans: 80 % of a request's worth of them by that size goes without
+    // the delay, but never inside the call that ended the span.
+    const learned = (batch: ReadableSpan[]) => Math.floor((0.8 * KEEPALIVE_BYTES) / (spanBytes(batch) / batch.length));
+    const perRequest = learned(batches[0]);
     end(perRequest - 1);
     vi.advanceTimersByTime(0);
     expect(batches).toHaveLength(1);
@@ -94,6 +95,19 @@ describe('SpanQueue', () => {
     vi.advanceTimersByTime(0);
     expect(batches.slice(1).map((b) => b.length)).toEqual([perRequest]);
     expect(spanBytes(batches[1])).toBeLessThanOrEqual(KEEPALIVE_BYTES);
+    // A burst goes out one request's worth per task; the rest waits for the delay.
+    const next = learned(batches[1]);
+    end(3 * next + 5);
+    vi.advanceTimersByTime(0);
+    expect(batches.slice(2).map((b) => b.length)).toEqual([next]);
+    // (A 0 ms timer set while fake timers run fires 1 ms later.)
+    vi.advanceTimersByTime(1);
+    vi.advanceTimersByTime(1);
+    expect(batches.slice(2).map((b) => b.length)).toEqual([next, next, next]);
+    vi.advanceTimersByTime(499);
+    expect(batches).toHaveLength(5);
+    vi.advanceTimersByTime(1);
+    expect(batches.slice(5).map((b) => b.length)).toEqual([5]);
   });
 
   it('counts what the full queue turns away and what fails for good', async () => {

@@ -99,9 +99,10 @@ const EAGER_SHARE = 0.8;
  * what it finally fails to deliver, and what the full queue turns away, is counted in `dropped`.
  *
  * A full request's worth goes out in a task of its own (a 0 ms timer), never inside the app's event
- * that ended the span, and is about one request: serializing it is the only cost that grows with
- * the batch, and what waits for a page that unloads without warning is at most one keepalive
- * request's worth when turns end over time. Its size is learned from each export (bytes per item).
+ * that ended the span, and one request's worth per task: serializing is the only cost that grows
+ * with the batch, so a burst (hundreds of spans ending at once) is sent over as many tasks as it
+ * fills requests, and what waits for a page that unloads without warning is at most one keepalive
+ * request's worth when turns end over time. The size is learned from each export (bytes per item).
  */
 export class ExportQueue<T> {
   #queue: T[] = [];
@@ -133,11 +134,26 @@ export class ExportQueue<T> {
       return;
     }
     queue.push(item);
-    if (this.#eager) return;
-    if (queue.length * this.#itemBytes >= EAGER_SHARE * this.options.limitBytes) {
+    this.#schedule();
+  }
+
+  /** Items that make about one request (EAGER_SHARE of the limit) by the size learned. */
+  #perRequest(): number {
+    return Math.max(1, Math.floor((EAGER_SHARE * this.options.limitBytes) / this.#itemBytes));
+  }
+
+  /** A 0 ms timer once a request's worth waits, else the delay's (kept if already running). */
+  #schedule(): void {
+    if (this.#eager || !this.#queue.length) return;
+    if (this.#queue.length >= this.#perRequest()) {
       clearTimeout(this.#timer);
       this.#eager = true;
-      this.#timer = setTimeout(() => void this.forceFlush(), 0);
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#eager = false;
+        this.#send(this.#queue.splice(0, this.#perRequest()));
+        this.#schedule();
+      }, 0);
     } else this.#timer ??= setTimeout(() => void this.forceFlush(), this.options.delayMs);
   }
 
@@ -146,11 +162,17 @@ export class ExportQueue<T> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#eager = false;
+    const items = this.#queue;
+    this.#queue = [];
+    this.#send(items);
+    return Promise.all(this.#sending).then(() => undefined);
+  }
+
+  /** Exports `items` in requests within the limit, counting what the full queue turned away before. */
+  #send(items: T[]): void {
     const { lost } = this.options;
     if (this.#turnedAway) lost?.(this.#turnedAway, 'queue_full');
     this.#turnedAway = 0;
-    const items = this.#queue;
-    this.#queue = [];
     const measure = (batch: T[]): number => {
       const bytes = this.bytes(batch);
       if (batch.length && bytes) this.#itemBytes = bytes / batch.length;
@@ -168,7 +190,6 @@ export class ExportQueue<T> {
       });
       this.#sending.add(sent);
     }
-    return Promise.all(this.#sending).then(() => undefined);
   }
 
   shutdown(): Promise<void> {
