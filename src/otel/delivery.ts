@@ -89,8 +89,11 @@ export interface QueueOptions {
 
 /** Bytes of OTLP/JSON an item is taken to need until an export has measured them (a turn span: ~1.5 KiB). */
 const ITEM_BYTES_GUESS = 1024;
-/** A request's worth: this share of the limit, so that an average batch needs no second split. */
-const EAGER_SHARE = 0.8;
+/**
+ * A request's worth, as a share of the limit: well under it, so that a batch needs no second split,
+ * and small enough that serializing it (twice: to measure, then to send) stays a few ms in a task.
+ */
+const EAGER_SHARE = 0.4;
 
 /**
  * Delivery of spans or log records: a bounded queue exported in batches (after `delayMs`, as soon as
