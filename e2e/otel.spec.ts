@@ -23,8 +23,11 @@ test.afterAll(() => app?.close());
 
 test.beforeEach(() => receiver.clear());
 
+// By service: a page closed by the test before may still deliver its last export after the clear.
 const spansOf = (service: string, name?: string): ReceivedSpan[] =>
   receiver.spans({ name }).filter((s) => s.resource['service.name'] === service);
+const metricsOf = (service: string, name: string): ReceivedMetric[] =>
+  receiver.metrics({ name }).filter((m) => m.resource['service.name'] === service);
 
 /** The spans of `service` named `name`, once `count` of them have arrived. */
 async function awaitSpans(service: string, name: string, count: number): Promise<ReceivedSpan[]> {
@@ -122,8 +125,8 @@ test('one resource on every signal: spans and metrics carry the same service', a
   await page.evaluate((url) => window.app.fetchText(url), `${server.origin}/sse?n=2&gap=5`);
   await page.evaluate(() => window.app.flush());
   const [span] = await awaitSpans(service, 'earshot.turn', 1);
-  await expect.poll(() => receiver.metrics({ name: 'earshot.turns' }).length, { timeout: 15_000 }).toBeGreaterThan(0);
-  const [metric] = receiver.metrics({ name: 'earshot.turns' });
+  await expect.poll(() => metricsOf(service, 'earshot.turns').length, { timeout: 15_000 }).toBeGreaterThan(0);
+  const [metric] = metricsOf(service, 'earshot.turns');
   const expected = { 'service.name': service, 'service.version': '1.2.3', 'deployment.environment.name': 'e2e' };
   expect(span.resource).toMatchObject(expected);
   expect(metric.resource).toMatchObject(expected);
@@ -190,14 +193,15 @@ test('page hidden mid-turn: the turn arrives, marked abandoned', async ({ page }
 });
 
 test('peak connections of an interval with twenty 50 ms streams reads at least the true peak, never 0', async ({ page }) => {
-  await app.open(page, { service: 'otel-peak' });
+  const service = 'otel-peak';
+  await app.open(page, { service });
   const truePeak = await page.evaluate((url) => window.app.concurrent(url, 20), `${server.origin}/sse?n=1&gap=0&infer=50`);
   expect(truePeak).toBe(20);
   await page.evaluate(() => window.app.flush());
-  await expect.poll(() => receiver.metrics({ name: 'earshot.connections.peak' }).length, { timeout: 15_000 }).toBeGreaterThan(0);
+  await expect.poll(() => metricsOf(service, 'earshot.connections.peak').length, { timeout: 15_000 }).toBeGreaterThan(0);
   // Every stream ended before the collection: a point sample of the active count would read 0.
-  expect(latestPoint(receiver.metrics({ name: 'earshot.connections.active' }))?.value).toBe(0);
-  expect(latestPoint(receiver.metrics({ name: 'earshot.connections.peak' }))?.value).toBeGreaterThanOrEqual(truePeak);
+  expect(latestPoint(metricsOf(service, 'earshot.connections.active'))?.value).toBe(0);
+  expect(latestPoint(metricsOf(service, 'earshot.connections.peak'))?.value).toBeGreaterThanOrEqual(truePeak);
 });
 
 test("the exporter's own requests never become turns, even through patched globals", async ({ page }) => {
@@ -212,7 +216,8 @@ test("the exporter's own requests never become turns, even through patched globa
 
 for (const during of [true, false]) {
   test(`INP of an interaction ${during ? 'during' : 'outside'} a streaming turn is marked streaming=${during}`, async ({ page }) => {
-    await app.open(page, { service: `otel-inp-${during}` });
+    const service = `otel-inp-${during}`;
+    await app.open(page, { service });
     if (during) await page.evaluate((url) => window.app.startStream(url), `${server.origin}/sse?n=10&gap=100`);
     await page.click('#busy');
     await expect(page.locator('#busy')).toHaveText('clicked');
@@ -223,8 +228,8 @@ for (const during of [true, false]) {
     await page.mouse.move(0, 0);
     await page.evaluate(() => new Promise((resolve) => requestIdleCallback(resolve, { timeout: 2000 })));
     await page.goto('about:blank');
-    await expect.poll(() => receiver.metrics({ name: 'earshot.web_vital.inp' }).length, { timeout: 15_000 }).toBeGreaterThan(0);
-    const point = latestPoint(receiver.metrics({ name: 'earshot.web_vital.inp' }));
+    await expect.poll(() => metricsOf(service, 'earshot.web_vital.inp').length, { timeout: 15_000 }).toBeGreaterThan(0);
+    const point = latestPoint(metricsOf(service, 'earshot.web_vital.inp'));
     expect(point?.attributes).toMatchObject({ streaming: during, 'interaction.type': 'pointer' });
     expect(point?.sum).toBeGreaterThanOrEqual(0.15);
   });
