@@ -86,6 +86,8 @@ const monitor = createMonitor({
 });
 // For a look at everything earshot knows: `monitor.summary()` in the console.
 globalThis.monitor = monitor;
+// And what the telemetry could not deliver: `telemetry.dropped()`.
+globalThis.telemetry = telemetry;
 const burn = new BurnTracker(SLO.windows, SLO.objective, SLO.minEvents);
 
 // ---------------------------------------------------------------------------------------------

@@ -311,13 +311,17 @@ test('on a shaped network the exchanges still complete, and a batch fills the pa
   // Log records leave the page a moment after their turn ends: wait for them at the receiver, then
   // open the trace again.
   await expect
-    .poll(async () => ((await (await page.request.get(`${url}api/logs?traceId=${traceId}`)).json()) as unknown[]).length, { timeout: 30_000 })
+    .poll(async () => ((await (await page.request.get(`${url}api/logs?traceId=${traceId}`)).json()) as unknown[]).length, { timeout: 60_000 })
     .toBeGreaterThan(0)
     .catch(async (error: unknown) => {
       // What to look at when it fails: the turn's outcome, and every record the receiver holds.
       const all = (await (await page.request.get(`${url}api/logs`)).json()) as Array<{ eventName?: string; traceId?: string }>;
       const outcome = await row('LLM').getByTestId('outcome').textContent();
-      throw new Error(`no log record on trace ${traceId} (turn ${outcome}); the receiver holds ${JSON.stringify(all.map((r) => [r.eventName, r.traceId]))}`, { cause: error });
+      const dropped = await page.evaluate(() => (globalThis as unknown as { telemetry: { dropped(): number } }).telemetry.dropped());
+      throw new Error(
+        `no log record on trace ${traceId} (turn ${outcome}; telemetry dropped ${dropped}); the receiver holds ${JSON.stringify(all.map((r) => [r.eventName, r.traceId]))}`,
+        { cause: error },
+      );
     });
   await row('LLM').click();
   await expect(page.getByTestId('trace-log').first()).toBeAttached({ timeout: 15_000 });
