@@ -317,9 +317,12 @@ test('on a shaped network the exchanges still complete, and a batch fills the pa
       // What to look at when it fails: the turn's outcome, and every record the receiver holds.
       const all = (await (await page.request.get(`${url}api/logs`)).json()) as Array<{ eventName?: string; traceId?: string }>;
       const outcome = await row('LLM').getByTestId('outcome').textContent();
-      const dropped = await page.evaluate(() => (globalThis as unknown as { telemetry: { dropped(): number } }).telemetry.dropped());
+      const { dropped, internalErrors } = await page.evaluate(() => {
+        const g = globalThis as unknown as { telemetry: { dropped(): number }; monitor: { internalErrors: number } };
+        return { dropped: g.telemetry.dropped(), internalErrors: g.monitor.internalErrors };
+      });
       throw new Error(
-        `no log record on trace ${traceId} (turn ${outcome}; telemetry dropped ${dropped}); the receiver holds ${JSON.stringify(all.map((r) => [r.eventName, r.traceId]))}`,
+        `no log record on trace ${traceId} (turn ${outcome}; telemetry dropped ${dropped}; earshot's internal errors ${internalErrors}); the receiver holds ${JSON.stringify(all.map((r) => [r.eventName, r.traceId]))}`,
         { cause: error },
       );
     });

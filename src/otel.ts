@@ -190,16 +190,18 @@ export function otel(options: OtelOptions): OtelSink {
       if (timeline && isTurnId(id)) timeline.start(id, at);
       return spans.start(id, parentId, url, at);
     },
+    // The span and its log record first: a failure in what follows (caught and counted by the monitor
+    // as an internal error) cannot take the record of the turn with it.
     turn(report) {
       const span = spans.turn(report);
-      metrics.turn(report, span);
       logs?.turn(report, span?.spanContext());
+      metrics.turn(report, span);
       timeline?.end(report.id, report.t0, turnEnd(report));
     },
     connection(report) {
       const span = spans.connection(report);
-      metrics.connection(report);
       logs?.connection(report, span?.spanContext());
+      metrics.connection(report);
     },
     headers: (url, traceparent) => headersFor(traceparent, url),
     websocket(url, protocols, traceparent) {
