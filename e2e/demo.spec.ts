@@ -308,6 +308,9 @@ test('on a shaped network the exchanges still complete, and a batch fills the pa
   await expect(row('LLM').getByTestId('slo')).toHaveText(/^fail/);
   await row('LLM').click();
   const traceId = (await page.getByTestId('trace-id').textContent({ timeout: 15_000 }))!;
+  // Records wait up to exportDelayMs for company, on a timer the browser may throttle (in CI here the
+  // record was held, not dropped, for over 60 s): flush, as the page does when it is hidden.
+  await page.evaluate(() => (globalThis as unknown as { telemetry: { flush(): Promise<void> } }).telemetry.flush());
   // Log records leave the page a moment after their turn ends: wait for them at the receiver, then
   // open the trace again.
   await expect
