@@ -85,7 +85,9 @@ function render(view, traceId, spans, turnId, logs) {
     const service = span.resource['service.name'];
     const row = el('div', 'span');
     Object.assign(row.dataset, { testid: 'trace-span', name: span.name, service, traceId: span.traceId, spanId: span.spanId, parentSpanId: span.parentSpanId, kind: KINDS[span.kind] ?? '' });
-    if (turnId && span.attributes['earshot.turn.id'] === turnId) row.classList.add('selected');
+    const turn = span.attributes['earshot.turn.id'];
+    if (turn !== undefined) row.dataset.turnId = turn;
+    if (turnId && turn === turnId) row.classList.add('selected');
     const name = el('div', 'name', label(span));
     name.style.paddingLeft = `${depth * 14}px`;
     const server = span.attributes['earshot.ttft.server_ms'];
