@@ -11,7 +11,6 @@ export const entries: Record<string, string> = {
   'slo-cli': 'src/slo/cli.ts',
   server: 'src/server.ts',
   microphone: 'src/microphone.ts',
-  deadline: 'src/deadline.ts',
   playwright: 'src/playwright.ts',
 };
 

@@ -1,9 +1,10 @@
-import { adapters, toAdapter } from './adapters';
+import { toAdapter } from './adapters';
 import { Recorder, TurnRecord, type RecorderOptions } from './core/recorder';
 import { redactUrl, SECRET_PARAMS } from './core/redact';
+import { isCount, rejectUnknown } from './core/options';
 import { CRITERIA } from './core/slo';
 import type { AdapterLike, ConnectionReport, SinkHooks, Summary, Transport, WireData } from './core/types';
-import { observeResponse } from './transports/fetch';
+import { observeResponse, requestFailed } from './transports/fetch';
 import { observeWebSocket } from './transports/websocket';
 
 export interface MonitorOptions extends Omit<RecorderOptions, 'now' | 'timeOrigin' | 'sink'> {
@@ -90,21 +91,21 @@ export interface Monitor {
   readonly internalErrors: number;
 }
 
-const OPTION_NAMES = ['slo', 'stallMs', 'chunkTimes', 'onTurn', 'onConnection', 'onError', 'redact', 'sink'];
+const OPTION_NAMES = ['slo', 'stallMs', 'chunkTimes', 'deadlineMs', 'onTurn', 'onConnection', 'onError', 'redact', 'sink'];
+/** An `slo` may be a definition from `earshot/slo`, with the fields only it uses. */
+const SLO_NAMES = [...CRITERIA, 'objective', 'windows', 'minEvents', 'name', 'description', 'windowMs', 'dropRate'];
 
 /** Reject options that would silently measure nothing, naming the option. */
 function validate(options: MonitorOptions): void {
-  for (const key in options) {
-    if (!OPTION_NAMES.includes(key)) throw new TypeError(`earshot: unknown option "${key}"`);
-  }
+  const slo = options.slo ?? {};
+  rejectUnknown(options, OPTION_NAMES);
+  rejectUnknown(slo, SLO_NAMES, 'earshot: slo');
   const check = (name: string, value: unknown, below = Infinity) => {
-    if (value !== undefined && !(typeof value === 'number' && value >= 0 && value < below)) {
+    if (value !== undefined && !isCount(value, below)) {
       throw new RangeError(`earshot: ${name} must be a number in [0, ${below}) (got ${String(value)})`);
     }
   };
-  const slo = options.slo ?? {};
-  check('stallMs', options.stallMs);
-  check('chunkTimes', options.chunkTimes);
+  for (const key of ['stallMs', 'chunkTimes', 'deadlineMs'] as const) check(key, options[key]);
   check('slo.objective', slo.objective, 1);
   for (const key of CRITERIA) check(`slo.${key}`, slo[key]);
 }
@@ -115,12 +116,10 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   // `onTurn` and `sink.attach` wrapped around the app's.
   options = (globalThis as { [key: symbol]: (o: MonitorOptions) => MonitorOptions })[Symbol.for('earshot')]?.(options) ?? options;
   const recorder = new Recorder(options);
-  const { now, _sink: sink } = recorder;
   const secrets = options.redact ?? SECRET_PARAMS;
-  const guard = <T>(work: () => T) => recorder._guard(work);
   const connect = (transport: Transport, url: string | undefined, transportOptions?: TransportOptions) => {
     const c = recorder.connection(transport, url && redactUrl(url, secrets));
-    c._adapter = toAdapter(transportOptions?.adapter ?? adapters.raw());
+    c._adapter = toAdapter(transportOptions?.adapter);
     return c;
   };
   // The transports earshot wraps: the globals as they were before `patchGlobals`, read lazily so a
@@ -129,27 +128,32 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   let BaseWebSocket: typeof WebSocket | undefined;
   let unpatch: (() => void) | undefined;
 
-  /** Open a WebSocket through `construct`, its URL or protocols carrying the connection's trace context. */
+  /**
+   * Open a WebSocket as `new Native(url, protocols)` with `newTarget` as new.target (a subclass of a
+   * patched WebSocket), its URL or protocols carrying the connection's trace context.
+   */
   const openWebSocket = (
-    construct: (url: string | URL, protocols?: string | string[]) => WebSocket,
+    Native: typeof WebSocket,
+    newTarget: Function,
     url: string | URL,
     protocols: string | string[] | undefined,
     transportOptions?: TransportOptions,
   ) => {
-    const connection = guard(() => connect('websocket', String(url), transportOptions));
+    const connection = recorder._guard(() => connect('websocket', String(url), transportOptions));
     const traceparent = connection?.traceparent;
     const carried =
       traceparent &&
-      guard(() => sink.websocket?.(String(url), protocols === undefined ? [] : [protocols].flat(), traceparent));
+      recorder._hook('websocket', String(url), protocols === undefined ? [] : [protocols].flat(), traceparent);
     let ws: WebSocket;
     try {
-      ws = carried ? construct(...carried) : construct(url, protocols);
+      // Protocols left out stay out, as the app called it.
+      ws = Reflect.construct(Native, carried || (protocols === undefined ? [url] : [url, protocols]), newTarget);
     } catch (error) {
       // The app's own mistake (a bad URL or protocol): no connection was opened.
-      connection?.close('abandoned', now(), String(error));
+      connection?.close('abandoned', recorder.now(), String(error));
       throw error;
     }
-    if (connection) guard(() => observeWebSocket(ws, connection));
+    if (connection) recorder._guard(() => observeWebSocket(ws, connection));
     return ws;
   };
 
@@ -160,17 +164,17 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
 
     websocket(url, protocols, transportOptions) {
       const Native = BaseWebSocket ?? WebSocket;
-      return openWebSocket((u, p) => new Native(u, p), url, protocols, transportOptions);
+      return openWebSocket(Native, Native, url, protocols, transportOptions);
     },
 
     async fetch(input, init, transportOptions) {
       const base = baseFetch ?? fetch;
-      const t0 = now();
+      const t0 = recorder.now();
       const request = input instanceof Request ? input : undefined;
       const url = request?.url ?? String(input);
-      const turn = guard(() => connect('fetch', url).startTurn(t0));
+      const turn = recorder._guard(() => connect('fetch', url).startTurn(t0));
       const traceparent = turn?.traceparent;
-      const carried = traceparent && guard(() => sink.headers?.(url, traceparent));
+      const carried = traceparent && recorder._hook('headers', url, traceparent);
       if (carried) {
         const headers = new Headers(init?.headers ?? request?.headers);
         for (const name in carried) headers.set(name, carried[name]!);
@@ -182,16 +186,16 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       try {
         response = await base(input, init);
       } catch (error) {
-        guard(() => connection?.close(signal?.aborted ? 'abandoned' : 'dropped', now(), String(error)));
+        recorder._guard(() => connection && requestFailed(connection, signal, error));
         throw error;
       }
       if (!connection) return response;
-      guard(() => sink.response?.(turn.id!, response.headers));
-      return guard(() => observeResponse(response, connection, signal, transportOptions?.adapter)) ?? response;
+      recorder._hook('response', turn.id!, response.headers);
+      return recorder._guard(() => observeResponse(response, connection, signal, transportOptions?.adapter)) ?? response;
     },
 
     turn: () => new TurnRecord(recorder.manual),
-    connection: (transport, url, transportOptions) => connect(transport, url, transportOptions),
+    connection: connect,
     activeTurn: () => (recorder._lastContent?._ended ? undefined : recorder._lastContent),
     summary: () => recorder.summary(),
     takePeak: () => recorder.takePeak(),
@@ -210,15 +214,8 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       const PatchedWebSocket: typeof WebSocket | undefined =
         PreviousWebSocket &&
         new Proxy(PreviousWebSocket, {
-          construct(target, [url, protocols]: [string | URL, (string | string[])?], newTarget) {
-            const subclass = newTarget === PatchedWebSocket ? target : newTarget;
-            return openWebSocket(
-              (u, p) => Reflect.construct(target, p === undefined ? [u] : [u, p], subclass) as WebSocket,
-              url,
-              protocols,
-              transportOptions,
-            );
-          },
+          construct: (target, [url, protocols]: [string | URL, (string | string[])?], newTarget) =>
+            openWebSocket(target, newTarget === PatchedWebSocket ? target : newTarget, url, protocols, transportOptions),
         });
       // Where there is no WebSocket (Node before 22), only fetch is patched.
       if (PatchedWebSocket) g.WebSocket = PatchedWebSocket;
@@ -235,6 +232,6 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   if (typeof addEventListener === 'function') {
     addEventListener('pagehide', () => recorder.abandonAll('page unload'));
   }
-  guard(() => options.sink?.attach?.(monitor));
+  recorder._guard(() => options.sink?.attach?.(monitor));
   return monitor;
 }

@@ -8,6 +8,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { LogAttributes } from '@opentelemetry/api-logs';
 import type { PlayerEventDetail } from './audio/player';
+import { rejectUnknown } from './core/options';
 import type { Monitor, Sink } from './monitor';
 import { flushWhenHidden } from './otel/delivery';
 import { TurnLogs } from './otel/logs';
@@ -96,7 +97,7 @@ export interface OtelSink extends Sink {
   shutdown(): Promise<void>;
 }
 
-const OPTION_NAMES = new Set([
+const OPTION_NAMES = [
   'serviceName',
   'serviceVersion',
   'environment',
@@ -116,12 +117,12 @@ const OPTION_NAMES = new Set([
   'exemplars',
   'logs',
   'logsPerMinute',
-]);
+];
 const CARRIERS: readonly WebSocketCarrier[] = ['query', 'protocol', 'none'];
 
 /** Reject options that would silently export nothing useful, naming the option. */
 function validate(options: OtelOptions): void {
-  for (const key in options) if (!OPTION_NAMES.has(key)) throw new TypeError(`earshot/otel: unknown option "${key}"`);
+  rejectUnknown(options, OPTION_NAMES, 'earshot/otel');
   if (typeof options.serviceName !== 'string' || options.serviceName === '') {
     throw new TypeError('earshot/otel: serviceName must be a non-empty string');
   }

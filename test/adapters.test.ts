@@ -454,6 +454,10 @@ describe('adapters.json', () => {
     expect(verdict(a.sent!(new ArrayBuffer(640), {}))).toEqual(NOISE);
   });
 
+  it('json: an unknown option (a misspelt list) is rejected, naming it', () => {
+    expect(() => adapters.json({ contents: ['delta'] } as never)).toThrow(/adapters\.json: unknown option "contents"/);
+  });
+
   it('defaults the type field to `type` and accepts missing lists', () => {
     const b = adapters.json({ content: ['delta'] });
     expect(messages(b, ['{"type":"delta"}', '{"type":"done"}'])).toEqual([CONTENT, NOISE]);

@@ -2,6 +2,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adapters, createMonitor, type TurnReport } from '../src/index';
+import { defineSlo } from '../src/slo';
 
 /** Scripted responses: each route writes its parts with the given gaps. */
 const routes: Record<string, (res: ServerResponse) => void> = {
@@ -175,11 +176,33 @@ describe('monitor.fetch in Node', () => {
     expect(turns).toHaveLength(1);
   });
 
+  it('a line over the 16 MiB cap reaches the app whole, and earshot says it did not measure it', async () => {
+    const errors: unknown[] = [];
+    const turns: TurnReport[] = [];
+    const monitor = createMonitor({ onTurn: (t) => turns.push(t), onError: (e) => errors.push(e) });
+    const long = `data: {"choices":[{"delta":{"content":"${'x'.repeat(16 << 20)}"}}]}\n\n`;
+    const body = `${long}data: {"choices":[{"delta":{"content":"short"}}]}\n\ndata: [DONE]\n\n`;
+    const native = globalThis.fetch;
+    globalThis.fetch = async () => new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+    try {
+      expect(await (await monitor.fetch('https://api.example/chat')).text()).toBe(body);
+    } finally {
+      globalThis.fetch = native;
+    }
+    expect(turns.map((t) => [t.outcome, t.chunks])).toEqual([['complete', 1]]);
+    expect(monitor.internalErrors).toBe(1);
+    expect(String(errors[0])).toMatch(/a line of \d+ bytes, over the cap, was not measured/);
+  });
+
   it('rejects bad options at init, naming the option', () => {
     expect(() => createMonitor({ slo: { ttftMs: Number.NaN } })).toThrow(/slo\.ttftMs/);
     expect(() => createMonitor({ slo: { tpotMs: -1 } })).toThrow(/slo\.tpotMs/);
     expect(() => createMonitor({ slo: { objective: 1 } })).toThrow(/slo\.objective/);
     // @ts-expect-error an unknown option is a mistake worth an error, not a silent no-op
     expect(() => createMonitor({ sol: {} })).toThrow(/unknown option "sol"/);
+    // A misspelt criterion would judge nothing.
+    expect(() => createMonitor({ slo: { ttft: 300 } as never })).toThrow(/slo: unknown option "ttft"/);
+    // A definition from earshot/slo carries fields only it uses.
+    expect(() => createMonitor({ slo: defineSlo({ name: 'chat', ttftMs: 800, dropRate: 0.01, description: 'chat' }) })).not.toThrow();
   });
 });

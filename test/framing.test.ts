@@ -5,13 +5,14 @@ type Message = [data: string, event: string | undefined];
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
-/** Feed `body` in the given chunks; returns the messages. */
+/** Feed `body` in the given chunks; returns the messages and the sizes of the lines skipped. */
 function frame(framing: 'sse' | 'ndjson', chunks: Uint8Array[], maxLineBytes?: number) {
   const messages: Message[] = [];
-  const framer = createFramer(framing, (data, event) => messages.push([data, event]), maxLineBytes);
+  const skipped: number[] = [];
+  const framer = createFramer(framing, (data, event) => messages.push([data, event]), (bytes) => skipped.push(bytes), maxLineBytes);
   for (const c of chunks) framer.push(c);
   framer.end();
-  return { messages };
+  return { messages, skipped };
 }
 
 const whole = (bytes: Uint8Array) => [bytes];
@@ -165,14 +166,16 @@ describe('SSE framing', () => {
       }
     });
 
-    it('drops a line that crosses the cap over several chunks, also when the body ends inside it', () => {
+    it('skips a line that crosses the cap over several chunks, also when the body ends inside it, and says so', () => {
       const messages: string[] = [];
-      const framer = createFramer('ndjson', (d) => messages.push(d), 10);
+      const skipped: number[] = [];
+      const framer = createFramer('ndjson', (d) => messages.push(d), (bytes) => skipped.push(bytes), 10);
       framer.push(utf8('a\n' + 'y'.repeat(8)));
       framer.push(utf8('y'.repeat(8)));
       framer.push(utf8('yyyy\nb\n' + 'z'.repeat(11)));
       framer.end();
       expect(messages).toEqual(['a', 'b']);
+      expect(skipped).toEqual([20, 11]);
     });
 
     it('does not let a character split at the drop leak into the next line', () => {

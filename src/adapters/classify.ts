@@ -1,29 +1,11 @@
-import type { Adapter, AdapterLike, Classification, MessageInfo } from '../core/types';
-import { raw } from './raw';
-import { KINDS } from './wire';
-
-/**
- * An Adapter from an AdapterLike: a plain function sees received messages as `'in'` and sent ones
- * as `'out'`, so it decides both (undefined for a sent message means noise, not request). Anything
- * that is not an adapter (e.g. from untyped code) falls back to `raw`.
- */
-export function toAdapter(like: AdapterLike): Adapter {
-  if (typeof like === 'function') {
-    return {
-      name: like.name || 'custom',
-      received: (data, ctx) => like(data, 'in', ctx),
-      sent: (data, ctx) => like(data, 'out', ctx),
-    };
-  }
-  return typeof like?.received === 'function' ? like : raw();
-}
+import { isCount } from '../core/options';
+import type { Classification, MessageInfo } from '../core/types';
+import { KINDS, verdict } from './wire';
 
 /** A count, or undefined when it is not a finite number >= 0 (NaN, negative, wrong type). */
 function count(v: unknown): number | undefined {
-  return typeof v === 'number' && v >= 0 && v < Infinity ? v : undefined;
+  return isCount(v) ? v : undefined;
 }
-
-const scratch: MessageInfo = { kind: 'noise' };
 
 /**
  * A verdict as a complete, sanitised MessageInfo written into `out` (by default one shared object,
@@ -32,7 +14,7 @@ const scratch: MessageInfo = { kind: 'noise' };
  * huge error payload cannot bloat a report. Every verdict passes through here, so adapters leave
  * counts read from the wire to it.
  */
-export function normalize(c: Classification, out: MessageInfo = scratch): MessageInfo {
+export function normalize(c: Classification, out: MessageInfo = verdict): MessageInfo {
   const o = typeof c === 'object' && c !== null ? c : undefined;
   const k = o ? o.kind : c;
   out.kind = (KINDS as readonly unknown[]).includes(k) ? (k as MessageInfo['kind']) : 'noise';

@@ -68,19 +68,18 @@ export function jsonEvent(o: Json, ctx: StreamContext): Classification {
     ctx.requireEnd = true;
     const name = t.slice(9); // after `response.`
     if (name.endsWith('.delta')) {
-      const d = o.delta;
-      if (!has(d)) return 'noise';
+      if (!has(o.delta)) return 'noise';
       // `response.audio.delta` (beta) and `response.output_audio.delta` (GA).
-      return name.endsWith('audio.delta') ? info('content', undefined, undefined, pcm16Ms(d), 0) : 'content';
+      return name.endsWith('audio.delta') ? info('content', undefined, undefined, pcm16Ms(o.delta), 0) : 'content';
     }
     if (TERMINAL.includes(name)) {
       const r = o.response;
       const status = r?.status;
-      if (status !== 'failed' && status !== 'cancelled') return info('end', r?.usage?.output_tokens);
+      const usage = r?.usage?.output_tokens;
+      if (status !== 'failed' && status !== 'cancelled') return info('end', usage);
       // e.g. "cancelled: turn_detected" when the user barged in, "failed: <message>".
-      const d = r.status_details;
-      const why = errorText(r.error ?? d?.error ?? d?.reason, '');
-      return info('error', r.usage?.output_tokens, status + (why && ': ' + why));
+      const why = errorText(r.error ?? r.status_details?.error ?? r.status_details?.reason, '');
+      return info('error', usage, status + (why && ': ' + why));
     }
     return name === 'created' ? 'request' : 'noise';
   }

@@ -10,11 +10,10 @@ export interface Framer {
   end(): void;
 }
 
-/** Lines longer than this many bytes are dropped: a peer that never ends a line cannot exhaust memory. */
+/** Lines longer than this many bytes are skipped: a peer that never ends a line cannot exhaust memory. */
 export const MAX_LINE_BYTES = 1 << 24;
 
 const STREAM = { stream: true };
-const chunk0 = new Uint8Array(0);
 /** An SSE `data` or `event` field: the name alone, or followed by a colon, at most one space and the value. */
 const FIELD = /^(?:(data)|event)(?:$|: ?)(.*)/s;
 
@@ -25,12 +24,13 @@ const FIELD = /^(?:(data)|event)(?:$|: ?)(.*)/s;
  *
  * Line ends are found in the bytes (CR and LF never occur inside a UTF-8 sequence), so each byte is
  * looked at once and the cap counts bytes exactly; the decoded start of an unterminated line is kept
- * as a string that grows by concatenation, never re-scanned. `onMessage` must not throw: a throw
- * loses the rest of that chunk.
+ * as a string that grows by concatenation, never re-scanned. A line over `maxLineBytes` is skipped
+ * and its size passed to `onSkipped`. The callbacks must not throw: a throw loses the rest of that chunk.
  */
 export function createFramer(
   framing: Exclude<Framing, 'chunk'>,
-  onMessage: (data: string, event: string | undefined) => void,
+  onMessage: (data: string, event?: string) => void,
+  onSkipped?: (bytes: number) => void,
   maxLineBytes = MAX_LINE_BYTES,
 ): Framer {
   const sse = framing === 'sse';
@@ -49,7 +49,7 @@ export function createFramer(
     if (!sse) {
       // Whitespace around a JSON text is insignificant: trimming drops the CR of a CRLF line end.
       l = l.trim();
-      if (l) onMessage(l, undefined);
+      if (l) onMessage(l);
     } else if (l) {
       // Only `data` and `event` fields matter; other fields and comments (`: text`) are ignored.
       const field = FIELD.exec(l);
@@ -66,21 +66,23 @@ export function createFramer(
 
   /**
    * Bytes [from, to) of `chunk` belong to the current line; `complete` when a line end follows. A
-   * line over the cap is dropped, whether or not its end is in sight, so the outcome does not depend
+   * line over the cap is skipped, whether or not its end is in sight, so the outcome does not depend
    * on how the body was chunked.
    */
   const take = (chunk: Uint8Array, from: number, to: number, complete?: boolean) => {
     lineBytes += to - from;
     const over = lineBytes > maxLineBytes;
     if (over) line = '';
-    else if (to > from) line += decoder.decode(chunk.subarray(from, to), STREAM);
+    else line += decoder.decode(chunk.subarray(from, to), STREAM);
     if (complete) {
       const l = line;
+      const bytes = lineBytes;
       line = '';
       lineBytes = 0;
-      // A dropped line leaves a fresh decoder: the old one may hold part of one of its characters.
-      if (over) decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-      else onLine(l);
+      if (!over) return onLine(l);
+      // A skipped line leaves a fresh decoder: the old one may hold part of one of its characters.
+      decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+      onSkipped?.(bytes);
     }
   };
 
@@ -104,7 +106,7 @@ export function createFramer(
 
     end() {
       line += decoder.decode();
-      if (lineBytes) take(chunk0, 0, 0, true);
+      if (lineBytes) take(new Uint8Array(), 0, 0, true);
       // The spec discards an event that lacks its closing blank line at the end of the stream. A
       // monitor should not: the server ended the body cleanly after sending the data (some servers
       // omit the last blank line, e.g. after `data: [DONE]`), and lenient client parsers hand such

@@ -1,3 +1,4 @@
+import { rejectUnknown } from '../core/options';
 import type { Adapter, MessageKind } from '../core/types';
 import { fail, info, KINDS, parseJson } from './wire';
 
@@ -24,6 +25,7 @@ export interface JsonAdapterOptions<M> {
  * noise (a binary frame holding JSON text is read as that text).
  */
 export function json<M extends object = Record<string, unknown>>(options: JsonAdapterOptions<M>): Adapter {
+  rejectUnknown(options, [...KINDS, 'typeField', 'tokens', 'audioMs'], 'earshot: adapters.json');
   const field = options.typeField ?? 'type';
   const kinds = new Map<unknown, MessageKind>();
   for (const kind of KINDS) {

@@ -22,11 +22,12 @@ export type Json = Record<string, any>;
 export function parseJson(data: WireData): Json | undefined {
   const v = data as Json;
   const first = typeof data === 'string' ? data.charCodeAt(0) : new Uint8Array(v.buffer ?? v, v.byteOffset)[0];
-  if (first !== 123) return undefined;
-  try {
-    return JSON.parse(text(data)!) as Json;
-  } catch {
-    return undefined;
+  if (first === 123) {
+    try {
+      return JSON.parse(text(data)!) as Json;
+    } catch {
+      // Invalid JSON: undefined.
+    }
   }
 }
 
@@ -50,9 +51,12 @@ export function errorText(e: any, fallback: string): string {
 /** The kinds an adapter may name besides `noise`. */
 export const KINDS = ['request', 'content', 'end', 'error'] as const;
 
-// Adapters return this one object, refilled per message: the transport reads it before the next
-// message is classified, so no verdict allocates.
-const out: MessageInfo = { kind: 'noise' };
+/**
+ * Adapters return this one object, refilled per message, and `normalize` sanitises verdicts into it
+ * (each field read before it is written): the transport reads it before the next message is
+ * classified, so no verdict allocates.
+ */
+export const verdict: MessageInfo = { kind: 'noise' };
 
 /**
  * A verdict with counts, in the shared object (valid until the next classification). Counts taken
@@ -65,12 +69,12 @@ export function info(
   audioMs?: number,
   tokens?: number,
 ): MessageInfo {
-  out.kind = kind;
-  out.usageTokens = usageTokens;
-  out.error = error;
-  out.audioMs = audioMs;
-  out.tokens = tokens;
-  return out;
+  verdict.kind = kind;
+  verdict.usageTokens = usageTokens;
+  verdict.error = error;
+  verdict.audioMs = audioMs;
+  verdict.tokens = tokens;
+  return verdict;
 }
 
 /** An error verdict whose text is taken from `e` (see `errorText`). */

@@ -1,6 +1,6 @@
 import { normalize } from '../adapters/classify';
 import { Sketch } from './sketch';
-import { evaluateSlo } from './slo';
+import { CRITERIA, evaluateSlo } from './slo';
 import type {
   Adapter,
   ConnectionReport,
@@ -23,6 +23,11 @@ export interface RecorderOptions {
   stallMs?: number;
   /** Record the time of each content chunk in `turn.chunkTimes`, up to this many per turn. Default 0. */
   chunkTimes?: number;
+  /**
+   * A turn whose reply stops coming for this long (from its start to the first byte, or between one
+   * byte or message and the next) fails as an error: `deadline: no reply for <ms> ms`. Default 0: none.
+   */
+  deadlineMs?: number;
   onTurn?: (turn: TurnReport) => void;
   onConnection?: (connection: ConnectionReport) => void;
   /** Telemetry: spans and trace context for connections and turns. */
@@ -47,69 +52,61 @@ type Metric = (typeof METRICS)[number];
  * Per content chunk the work is constant: a few field updates and two sketch inserts.
  */
 export class Recorder {
-  readonly now: () => number;
-  readonly _timeOrigin: number;
-  readonly _slo: SloOptions;
-  readonly _stallMs: number;
-  readonly _chunkTimes: number;
-  readonly _sink: SinkHooks;
+  // Fields set in the constructor, or with no starting value, are only declared: a class field
+  // definition would repeat each of them in the bundle. Unset, they read as undefined.
+  declare readonly now: () => number;
+  declare readonly _timeOrigin: number;
+  declare readonly _slo: SloOptions;
+  declare readonly _stallMs: number;
+  declare readonly _chunkTimes: number;
+  declare readonly _deadlineMs: number;
   /** Errors inside earshot that were caught, never thrown into the app. */
   _errors = 0;
-  readonly #options: RecorderOptions;
-  readonly #objective: number;
-  #peak = 0;
+  private declare readonly _options: RecorderOptions;
+  private _peak = 0;
   /** Open connections, `manual` aside. Every open turn is the current turn of one of these or of `manual`. */
-  readonly #live = new Set<ConnectionRecord>();
+  private readonly _live = new Set<ConnectionRecord>();
   /** Exact counters, shaped as the summary reports them. */
-  readonly #turns = { started: 0, complete: 0, error: 0, dropped: 0, abandoned: 0, good: 0 };
-  readonly #connections = { opened: 0, clean: 0, dropped: 0, abandoned: 0 };
-  readonly #failedBy: Record<SloFailure, number> = {
-    ttftMs: 0,
-    ttfaMs: 0,
-    tpotMs: 0,
-    e2eMs: 0,
-    maxGapMs: 0,
-    rtf: 0,
-    outcome: 0,
-    quality: 0,
-    configuration: 0,
-  };
+  readonly _turns = { started: 0, complete: 0, error: 0, dropped: 0, abandoned: 0, good: 0 };
+  private readonly _connections = { opened: 0, clean: 0, dropped: 0, abandoned: 0 };
+  private readonly _failedBy = Object.fromEntries([...CRITERIA, 'outcome', 'quality', 'configuration'].map((f) => [f, 0])) as Record<SloFailure, number>;
   /** Bad valid turns by the category of budget they spent. */
-  readonly #bad: Record<SloCategory, number> = { infrastructure: 0, latency: 0, quality: 0, configuration: 0 };
-  readonly #sketches = Object.fromEntries(METRICS.map((m) => [m, new Sketch()])) as Record<Metric, Sketch>;
+  private readonly _bad: Record<SloCategory, number> = { infrastructure: 0, latency: 0, quality: 0, configuration: 0 };
+  readonly _sketches = Object.fromEntries(METRICS.map((m) => [m, new Sketch()])) as Record<Metric, Sketch>;
   /** Connection used by manual turns: it is never counted as an open connection. */
-  readonly manual: ConnectionRecord;
+  declare readonly manual: ConnectionRecord;
   /** The turn that received the latest content chunk. */
-  _lastContent: TurnRecord | undefined;
+  declare _lastContent: TurnRecord | undefined;
   /** Releases of ended turns whose report waits for their audio to be heard. */
   readonly _held = new Set<() => void>();
 
   constructor(options: RecorderOptions = {}) {
-    this.#options = options;
-    this.now = options.now ?? (() => performance.now());
-    this._timeOrigin = options.timeOrigin ?? performance.timeOrigin;
-    const slo = (this._slo = options.slo ?? {});
-    this._stallMs = options.stallMs ?? 250;
-    this._chunkTimes = options.chunkTimes ?? 0;
-    this._sink = options.sink ?? {};
-    this.#objective = slo.objective ?? 0.99;
+    Object.assign(this, {
+      _options: options,
+      now: options.now ?? (() => performance.now()),
+      _timeOrigin: options.timeOrigin ?? performance.timeOrigin,
+      _slo: options.slo ?? {},
+      _stallMs: options.stallMs ?? 250,
+      _chunkTimes: options.chunkTimes ?? 0,
+      _deadlineMs: options.deadlineMs ?? 0,
+    });
     this.manual = new ConnectionRecord(this, 'manual', 'manual', undefined, this.now());
   }
 
   /** Open a connection (one WebSocket, fetch body or peer connection). */
   connection(transport: Transport, url?: string): ConnectionRecord {
     // Ids count up with the counters: the nth connection opened is `c<n>`, the nth turn started `t<n>`.
-    const c = new ConnectionRecord(this, `c${++this.#connections.opened}`, transport, url, this.now());
-    this.#live.add(c);
-    if (this.#live.size > this.#peak) this.#peak = this.#live.size;
-    c.traceparent = this._guard(() => this._sink.start?.(c.id, undefined, url, c.openedAt));
+    const c = new ConnectionRecord(this, `c${++this._connections.opened}`, transport, url, this.now());
+    this._live.add(c);
+    if (this._live.size > this._peak) this._peak = this._live.size;
+    c.traceparent = this._hook('start', c.id, undefined, url, c.openedAt);
     return c;
   }
 
   /** Read the high-water mark of active connections since the last call, and start a new interval. */
   takePeak(): number {
-    const peak = this.#peak;
-    this.#peak = this.#live.size;
+    const peak = this._peak;
+    this._peak = this._live.size;
     return peak;
   }
 
@@ -118,7 +115,7 @@ export class Recorder {
     const now = this.now();
     this.manual._current?._finish('abandoned', now, reason);
     // Each close and release removes itself from its set: a Set's iteration carries on past that.
-    for (const c of this.#live) c.close('abandoned', now, reason);
+    for (const c of this._live) c.close('abandoned', now, reason);
     // The page is going: a report waiting for its audio goes out now, without it.
     for (const release of this._held) release();
   }
@@ -129,65 +126,57 @@ export class Recorder {
       return work();
     } catch (error) {
       this._internalError(error);
-      return undefined;
     }
+  }
+
+  /** The sink's hook `name`, if it has one, called guarded: its result, or undefined. */
+  _hook<K extends keyof SinkHooks>(name: K, ...args: Parameters<NonNullable<SinkHooks[K]>>): ReturnType<NonNullable<SinkHooks[K]>> | undefined {
+    return this._guard(() => (this._options.sink?.[name] as ((...a: typeof args) => ReturnType<NonNullable<SinkHooks[K]>>) | undefined)?.(...args));
   }
 
   /** An error inside earshot: counted and passed to `onError`, never thrown into the app. */
   _internalError(error: unknown): void {
     this._errors++;
     try {
-      this.#options.onError?.(error);
+      this._options.onError?.(error);
     } catch {
       // The app's error callback failing must not turn into an exception in its event handlers.
     }
   }
 
-  /** A turn started: returns its id. */
-  _turnStarted(): string {
-    return `t${++this.#turns.started}`;
-  }
-
-  /** A content gap, fed to the session-wide ITL sketch as it happens. */
-  _gap(ms: number): void {
-    this.#sketches.itl.add(ms);
-  }
-
   _turnEnded(report: TurnReport): void {
-    const c = this.#turns;
-    c[report.outcome]++;
+    this._turns[report.outcome]++;
     // Sketch.add ignores undefined: a turn without a value for a metric adds nothing to it.
-    const s = this.#sketches;
-    s.ttfb.add(report.ttfbMs!);
-    s.ttft.add(report.ttftMs!);
-    s.ttfa.add(report.ttfaMs!);
-    if (report.outcome === 'complete') s.e2e.add(report.e2eMs!);
-    s.tpot.add(report.tpotMs!);
-    if (report.itl.count > 0) s.jitter.add(report.itl.stddev);
-    s.rtf.add(report.rtf!);
+    this._sketches.ttfb.add(report.ttfbMs!);
+    this._sketches.ttft.add(report.ttftMs!);
+    this._sketches.ttfa.add(report.ttfaMs!);
+    if (report.outcome === 'complete') this._sketches.e2e.add(report.e2eMs!);
+    this._sketches.tpot.add(report.tpotMs!);
+    if (report.itl.count > 0) this._sketches.jitter.add(report.itl.stddev);
+    this._sketches.rtf.add(report.rtf!);
     if (report.outcome !== 'abandoned') {
-      if (report.slo.good) c.good++;
-      else this.#bad[report.slo.category!]++;
-      for (const f of report.slo.failed) this.#failedBy[f]++;
+      if (report.slo.good) this._turns.good++;
+      else this._bad[report.slo.category!]++;
+      for (const f of report.slo.failed) this._failedBy[f]++;
     }
-    this.#emit(this.#options.onTurn, report);
-    this._guard(() => this._sink.turn?.(report));
+    this._emit(this._options.onTurn, report);
+    this._hook('turn', report);
   }
 
   _connectionClosed(connection: ConnectionRecord, report: ConnectionReport): void {
-    if (!this.#live.delete(connection)) return;
-    this.#connections[report.outcome]++;
-    this.#emit(this.#options.onConnection, report);
-    this._guard(() => this._sink.connection?.(report));
+    if (!this._live.delete(connection)) return;
+    this._connections[report.outcome]++;
+    this._emit(this._options.onConnection, report);
+    this._hook('connection', report);
   }
 
-  #emit<T>(callback: ((value: T) => void) | undefined, value: T): void {
+  private _emit<T>(callback: ((value: T) => void) | undefined, value: T): void {
     if (!callback) return;
     try {
       callback(value);
     } catch (error) {
       // The app's callback failed: its error is its own, so surface it without breaking the recorder.
-      if (this.#options.onError) this.#options.onError(error);
+      if (this._options.onError) this._options.onError(error);
       else queueMicrotask(() => {
         throw error;
       });
@@ -195,23 +184,22 @@ export class Recorder {
   }
 
   summary(): Summary {
-    const t = this.#turns;
-    const c = this.#connections;
+    const t = this._turns;
     const valid = t.complete + t.error + t.dropped;
     const open = t.started - valid - t.abandoned;
-    const ended = c.clean + c.dropped;
-    const objective = this.#objective;
+    const ended = this._connections.clean + this._connections.dropped;
+    const objective = this._slo.objective ?? 0.99;
     const spent = (bad: number) => bad / valid / (1 - objective);
     return {
       turns: { ...t, open, valid },
       goodput: valid > 0 ? t.good / valid : undefined,
-      failedBy: { ...this.#failedBy },
-      connections: { ...c, active: this.#live.size, peak: this.#peak },
-      dropRate: ended > 0 ? c.dropped / ended : undefined,
+      failedBy: { ...this._failedBy },
+      connections: { ...this._connections, active: this._live.size, peak: this._peak },
+      dropRate: ended > 0 ? this._connections.dropped / ended : undefined,
       objective,
       budgetRemaining: valid > 0 ? 1 - spent(valid - t.good) : undefined,
-      budgetSpent: valid > 0 ? (Object.fromEntries(Object.entries(this.#bad).map(([k, n]) => [k, spent(n)])) as Record<SloCategory, number>) : undefined,
-      ...(Object.fromEntries(METRICS.map((m) => [m, this.#sketches[m].distribution()])) as Record<Metric, Distribution>),
+      budgetSpent: valid > 0 ? (Object.fromEntries(Object.entries(this._bad).map(([k, n]) => [k, spent(n)])) as Record<SloCategory, number>) : undefined,
+      ...(Object.fromEntries(METRICS.map((m) => [m, this._sketches[m].distribution()])) as Record<Metric, Distribution>),
     };
   }
 }
@@ -223,23 +211,26 @@ export class Recorder {
  */
 export class ConnectionRecord {
   /** The turn in progress, if any. */
-  _current: TurnRecord | undefined;
+  declare _current: TurnRecord | undefined;
   _turns = 0;
-  _closed = false;
+  declare _closed: boolean | undefined;
   /** Per-stream scratch shared with the adapter. */
   readonly _ctx: StreamContext = {};
   /** How messages map to turns; set by the transport before the first message. */
-  _adapter!: Adapter;
+  declare _adapter: Adapter;
   /** W3C traceparent of the connection's span, when a sink traces. */
-  traceparent: string | undefined;
+  declare traceparent: string | undefined;
 
-  constructor(
-    readonly _recorder: Recorder,
-    readonly id: string,
-    readonly transport: Transport,
-    readonly url: string | undefined,
-    readonly openedAt: number,
-  ) {}
+  declare readonly _recorder: Recorder;
+  declare readonly id: string;
+  declare readonly transport: Transport;
+  declare readonly url: string | undefined;
+  declare readonly openedAt: number;
+
+  // Declared fields, assigned at once (see Recorder).
+  constructor(recorder: Recorder, id: string, transport: Transport, url: string | undefined, openedAt: number) {
+    Object.assign(this, { _recorder: recorder, id, transport, url, openedAt });
+  }
 
   /** Start a turn at `t0`; a turn still open on this connection is ended as complete first. */
   startTurn(t0: number): TurnRecord {
@@ -252,9 +243,8 @@ export class ConnectionRecord {
    */
   sent(data: WireData, at = this._recorder.now()): TurnRecord | undefined {
     return this._recorder._guard(() => {
-      const adapter = this._adapter;
       if (
-        normalize(adapter.sent ? adapter.sent(data, this._ctx) : 'request').kind === 'request' &&
+        normalize(this._adapter.sent ? this._adapter.sent(data, this._ctx) : 'request').kind === 'request' &&
         !this._closed &&
         !(this._current && this._ctx.requireEnd)
       ) {
@@ -279,7 +269,8 @@ export class ConnectionRecord {
       }
       const turn = this._current;
       if (!turn) return;
-      if (info.usageTokens !== undefined) turn.usage(info.usageTokens);
+      // `usage` ignores undefined.
+      turn.usage(info.usageTokens!);
       if (info.kind === 'content') turn.content(info.tokens, info.audioMs, now);
       else {
         turn.byte(now);
@@ -296,7 +287,7 @@ export class ConnectionRecord {
    * before the terminal message its protocol promised is a drop.
    */
   close(outcome: ConnectionReport['outcome'], now = this._recorder.now(), reason?: string, code?: number): void {
-    try {
+    this._recorder._guard(() => {
       if (this._closed) return;
       this._closed = true;
       if (outcome === 'clean' && this._ctx.requireEnd && this._current) {
@@ -315,9 +306,7 @@ export class ConnectionRecord {
         code,
         turns: this._turns,
       });
-    } catch (error) {
-      this._recorder._internalError(error);
-    }
+    });
   }
 }
 
@@ -327,34 +316,36 @@ export class ConnectionRecord {
  * first call. Transports pass the time each event happened.
  */
 export class TurnRecord {
+  // Fields with no starting value are only declared (see Recorder).
   /** Undefined until the turn starts. */
-  id: string | undefined;
+  declare id: string | undefined;
   /** W3C traceparent of the turn's span, when a sink traces. */
-  traceparent: string | undefined;
-  _ended = false;
-  #t0 = 0;
-  #firstByte: number | undefined;
-  #lastByte: number | undefined;
-  #firstContent: number | undefined;
-  #lastContent: number | undefined;
-  #lastAudio: number | undefined;
-  #heard: number | undefined;
-  #shown: number | undefined;
-  #chunks = 0;
-  #tokens = 0;
-  #tokensEstimated = false;
-  #usageTokens: number | undefined;
-  #audioMs = 0;
-  #gapCount = 0;
-  #gapMean = 0;
-  #gapM2 = 0;
-  #stalls = 0;
-  readonly #itl = new Sketch();
-  #chunkTimes: number[] | undefined;
-  #awaitingAudio = false;
-  #release: (() => void) | undefined;
+  declare traceparent: string | undefined;
+  declare _ended: boolean | undefined;
+  private _t0 = 0;
+  private declare _firstByte: number | undefined;
+  private declare _lastByte: number | undefined;
+  private declare _firstContent: number | undefined;
+  private declare _lastContent: number | undefined;
+  private declare _lastAudio: number | undefined;
+  private declare _heard: number | undefined;
+  private declare _shown: number | undefined;
+  private _chunks = 0;
+  private _tokens = 0;
+  /** Reported as is: false, not undefined. */
+  private _tokensEstimated = false;
+  private declare _usageTokens: number | undefined;
+  private _audioMs = 0;
+  private _gapCount = 0;
+  private _gapMean = 0;
+  private _gapM2 = 0;
+  private _stalls = 0;
+  private readonly _itl = new Sketch();
+  private declare _chunkTimes: number[] | undefined;
+  private declare _awaitingAudio: boolean | undefined;
+  private declare _release: (() => void) | undefined;
   /** The app's verdict on a bad result: its category and reason. */
-  #verdict: ['quality' | 'configuration', string | undefined] | undefined;
+  private declare _verdict: ['quality' | 'configuration', string | undefined] | undefined;
 
   constructor(readonly _connection: ConnectionRecord) {}
 
@@ -366,26 +357,37 @@ export class TurnRecord {
       c._current?._finish('complete', at);
       c._current = this;
       c._turns++;
-      this.#t0 = at;
-      if (recorder._chunkTimes > 0) this.#chunkTimes = [];
-      const id = (this.id = recorder._turnStarted());
-      const parent = c === recorder.manual ? undefined : c.id;
-      this.traceparent = recorder._guard(() => recorder._sink.start?.(id, parent, c.url, at));
+      this._t0 = at;
+      if (recorder._chunkTimes > 0) this._chunkTimes = [];
+      if (recorder._deadlineMs) this._watch(recorder._deadlineMs);
+      this.id = `t${++recorder._turns.started}`;
+      this.traceparent = recorder._hook('start', this.id, c === recorder.manual ? undefined : c.id, c.url, at);
     }
     return this;
   }
 
+  /** The deadline: one timer per turn, re-armed for what is left when it fires, never per message. */
+  private _watch(delay: number): void {
+    setTimeout(() => {
+      const ms = this._connection._recorder._deadlineMs;
+      const idle = this._connection._recorder.now() - (this._lastByte ?? this._t0);
+      if (this._ended) return;
+      if (idle < ms) this._watch(ms - idle);
+      else this.fail(`deadline: no reply for ${ms} ms`);
+    }, delay);
+  }
+
   /** The time of a call (`at`, or now), starting the turn now if it has not started. */
-  #at(at?: number): number {
+  private _at(at?: number): number {
     this.start();
     return at ?? this._connection._recorder.now();
   }
 
   /** Any byte or message of the response arrived. */
   byte(at?: number): void {
-    at = this.#at(at);
-    if (this.#firstByte === undefined) this.#firstByte = at;
-    this.#lastByte = at;
+    at = this._at(at);
+    this._firstByte ??= at;
+    this._lastByte = at;
   }
 
   /**
@@ -394,40 +396,42 @@ export class TurnRecord {
    */
   content(tokens?: number, audioMs?: number, at?: number): void {
     if (this._ended) return;
-    at = this.#at(at);
+    at = this._at(at);
     this.byte(at);
     const recorder = this._connection._recorder;
     recorder._lastContent = this;
-    const last = this.#lastContent;
-    if (last === undefined) this.#firstContent = at;
+    const last = this._lastContent;
+    if (last === undefined) this._firstContent = at;
     else {
       const gap = at - last;
-      this.#itl.add(gap);
-      recorder._gap(gap);
+      this._itl.add(gap);
+      // Fed to the session-wide ITL sketch as it happens.
+      recorder._sketches.itl.add(gap);
       // Welford's running variance: exact σ of the gaps without keeping them.
-      const delta = gap - this.#gapMean;
-      this.#gapMean += delta / ++this.#gapCount;
-      this.#gapM2 += delta * (gap - this.#gapMean);
-      if (gap > recorder._stallMs) this.#stalls++;
+      const delta = gap - this._gapMean;
+      this._gapMean += delta / ++this._gapCount;
+      this._gapM2 += delta * (gap - this._gapMean);
+      if (gap > recorder._stallMs) this._stalls++;
     }
-    this.#lastContent = at;
-    this.#chunks++;
-    if (tokens === undefined || !(tokens >= 0)) {
-      this.#tokens++;
-      this.#tokensEstimated = true;
-    } else this.#tokens += tokens;
-    if (audioMs !== undefined && audioMs > 0) {
-      this.#audioMs += audioMs;
-      this.#lastAudio = at;
+    this._lastContent = at;
+    this._chunks++;
+    // A comparison with undefined is false: a chunk without a count is one estimated token.
+    if (tokens! >= 0) this._tokens += tokens!;
+    else {
+      this._tokens++;
+      this._tokensEstimated = true;
     }
-    const times = this.#chunkTimes;
-    if (times && times.length < recorder._chunkTimes) times.push(at);
+    if (audioMs! > 0) {
+      this._audioMs += audioMs!;
+      this._lastAudio = at;
+    }
+    if (this._chunkTimes && this._chunkTimes.length < recorder._chunkTimes) this._chunkTimes.push(at);
   }
 
   /** The server's own count of output tokens for the whole turn (`usage`). */
   usage(tokens: number): void {
     this.start();
-    if (tokens >= 0) this.#usageTokens = tokens;
+    if (tokens >= 0) this._usageTokens = tokens;
   }
 
   /**
@@ -435,28 +439,28 @@ export class TurnRecord {
    * AUDIO_WAIT_MS after the turn ends, since short replies end before their first sample plays.
    */
   awaitAudio(): void {
-    this.#awaitingAudio = true;
+    this._awaitingAudio = true;
   }
 
   /** The reply's first text was shown to the reader at `at` (e.g. by `earshot/text`). */
   displayed(at?: number): void {
-    this.#shown ??= this.#at(at);
+    this._shown ??= this._at(at);
   }
 
   /** The first non-silent sample of the reply was heard at `at` (performance.now, output latency included). */
   audioHeard(at?: number): void {
-    this.#heard ??= this.#at(at);
-    this.#release?.();
+    this._heard ??= this._at(at);
+    this._release?.();
   }
 
   /** The reply ended: the turn completed. */
   end(at?: number): void {
-    this._finish('complete', this.#at(at));
+    this._finish('complete', this._at(at));
   }
 
   /** The turn failed with `error` (an error or its text). */
   fail(error?: unknown, at?: number): void {
-    this._finish('error', this.#at(at), String(error ?? 'error'));
+    this._finish('error', this._at(at), String(error ?? 'error'));
   }
 
   /**
@@ -465,12 +469,12 @@ export class TurnRecord {
    * `reason` becomes the turn's reason unless it has its own. The last verdict counts.
    */
   quality(good: boolean, reason?: string, category: 'quality' | 'configuration' = 'quality'): void {
-    this.#verdict = good ? undefined : [category, reason];
+    this._verdict = good ? undefined : [category, reason];
   }
 
   /** The app gave up on the turn (e.g. the user interrupted it): never good, never dropped. */
   abandon(reason = 'abandoned by the app', at?: number): void {
-    this._finish('abandoned', this.#at(at), reason);
+    this._finish('abandoned', this._at(at), reason);
   }
 
   /** End the turn; only the first call counts, so every turn is reported exactly once. */
@@ -480,53 +484,50 @@ export class TurnRecord {
     const c = this._connection;
     const recorder = c._recorder;
     if (c._current === this) c._current = undefined;
-    const report = () => recorder._turnEnded(this.#report(outcome, now, reason));
-    if (!this.#awaitingAudio || this.#heard !== undefined || outcome === 'abandoned') return report();
+    // Built when it goes out: a heard time that comes while the report waits is in it.
+    const send = () => {
+      const t0 = this._t0;
+      const tokens = this._usageTokens ?? this._tokens;
+      const since = (t: number | undefined) => (t === undefined ? undefined : t - t0);
+      const report: TurnReport = {
+        id: this.id!,
+        connectionId: c.id,
+        transport: c.transport,
+        url: c.url,
+        t0,
+        startTime: recorder._timeOrigin + t0,
+        ttfbMs: since(this._firstByte),
+        ttftMs: since(this._firstContent),
+        ttfaMs: since(this._heard),
+        ttfdMs: since(this._shown),
+        e2eMs: (this._lastByte ?? now) - t0,
+        // The last content time is set whenever the first is.
+        tpotMs: this._firstContent !== undefined && tokens > 1 ? (this._lastContent! - this._firstContent) / (tokens - 1) : undefined,
+        tokens,
+        tokensEstimated: this._usageTokens === undefined && this._tokensEstimated,
+        chunks: this._chunks,
+        audioMs: this._audioMs,
+        rtf: this._lastAudio !== undefined ? (this._lastAudio - t0) / this._audioMs : undefined,
+        itl: {
+          ...this._itl.distribution(),
+          stddev: this._gapCount > 0 ? Math.sqrt(this._gapM2 / this._gapCount) : 0,
+          stalls: this._stalls,
+        },
+        outcome,
+        reason: reason ?? this._verdict?.[1],
+        // Judged below, on the report: set here to keep its place among the keys.
+        slo: undefined!,
+        chunkTimes: this._chunkTimes,
+      };
+      report.slo = evaluateSlo(report, recorder._slo, this._verdict?.[0]);
+      recorder._turnEnded(report);
+    };
+    if (!this._awaitingAudio || this._heard !== undefined || outcome === 'abandoned') return send();
     // Released once: by the heard time, the wait running out, or the page going away.
     const release = () => {
-      if (recorder._held.delete(release)) report();
+      if (recorder._held.delete(release)) send();
     };
-    recorder._held.add((this.#release = release));
+    recorder._held.add((this._release = release));
     setTimeout(release, AUDIO_WAIT_MS);
-  }
-
-  #report(outcome: Outcome, now: number, reason: string | undefined): TurnReport {
-    const c = this._connection;
-    const recorder = c._recorder;
-    const t0 = this.#t0;
-    const tokens = this.#usageTokens ?? this.#tokens;
-    const first = this.#firstContent;
-    const since = (t: number | undefined) => (t === undefined ? undefined : t - t0);
-    const report: TurnReport = {
-      id: this.id!,
-      connectionId: c.id,
-      transport: c.transport,
-      url: c.url,
-      t0,
-      startTime: recorder._timeOrigin + t0,
-      ttfbMs: since(this.#firstByte),
-      ttftMs: since(first),
-      ttfaMs: since(this.#heard),
-      ttfdMs: since(this.#shown),
-      e2eMs: (this.#lastByte ?? now) - t0,
-      // The last content time is set whenever the first is.
-      tpotMs: first !== undefined && tokens > 1 ? (this.#lastContent! - first) / (tokens - 1) : undefined,
-      tokens,
-      tokensEstimated: this.#usageTokens === undefined && this.#tokensEstimated,
-      chunks: this.#chunks,
-      audioMs: this.#audioMs,
-      rtf: this.#lastAudio !== undefined ? (this.#lastAudio - t0) / this.#audioMs : undefined,
-      itl: {
-        ...this.#itl.distribution(),
-        stddev: this.#gapCount > 0 ? Math.sqrt(this.#gapM2 / this.#gapCount) : 0,
-        stalls: this.#stalls,
-      },
-      outcome,
-      reason: reason ?? this.#verdict?.[1],
-      slo: { good: false, failed: [] },
-      chunkTimes: this.#chunkTimes,
-    };
-    report.slo = evaluateSlo(report, recorder._slo, this.#verdict?.[0]);
-    return report;
   }
 }

@@ -16,12 +16,12 @@ export const SECRET_PARAMS: readonly string[] = [
  */
 export function redactUrl(url: string, secrets: readonly string[] = SECRET_PARAMS): string {
   // Query and fragment alike: tokens also travel in fragments (`#access_token=`).
-  return url.replace(/([?&#])([^=&#?]*)=[^&#]*/g, (pair, sep: string, name: string) => {
+  return url.replace(/([?&#]([^=&#?]*)=)[^&#]*/g, (pair, head: string, name: string) => {
     const lower = name.toLowerCase();
     const secret = secrets.some((p) => {
       const pattern = p.toLowerCase();
       return pattern.endsWith('*') ? lower.startsWith(pattern.slice(0, -1)) : lower === pattern;
     });
-    return secret ? `${sep}${name}=REDACTED` : pair;
+    return secret ? `${head}REDACTED` : pair;
   });
 }

@@ -1,3 +1,4 @@
+import { isCount } from './options';
 import type { Distribution } from './types';
 
 /**
@@ -40,7 +41,7 @@ export class Sketch {
 
   add(value: number): void {
     // Negative, NaN, infinite and non-number values are not latencies: ignored.
-    if (typeof value !== 'number' || !(value >= 0 && value < Infinity)) return;
+    if (!isCount(value)) return;
     this.#count++;
     this.#sum += value;
     if (value < this.#min) this.#min = value;

@@ -42,6 +42,8 @@ export interface EarshotOptions {
   stallMs?: number;
   /** The injected monitor records this many chunk times per turn. */
   chunkTimes?: number;
+  /** The injected monitor fails a turn with no reply for this long (ms) as an error. */
+  deadlineMs?: number;
   /** The injected monitor's redacted query parameters. */
   redact?: string[];
   /** How the injected monitor reads the app's streams (default: SSE and NDJSON by content type, every message otherwise). */
@@ -101,7 +103,7 @@ interface ScriptTagBuild {
 interface SetupArgs {
   key: string;
   binding: string;
-  inject?: { options: Pick<EarshotOptions, 'slo' | 'stallMs' | 'chunkTimes' | 'redact'>; adapter?: AdapterName };
+  inject?: { options: Pick<EarshotOptions, 'slo' | 'stallMs' | 'chunkTimes' | 'deadlineMs' | 'redact'>; adapter?: AdapterName };
 }
 
 /**
@@ -290,7 +292,7 @@ export const test = base.extend<EarshotTestOptions & { earshot: EarshotFixture }
     const args: SetupArgs = {
       key: HOOK_KEY,
       binding: BINDING,
-      inject: o.inject ? { options: { slo: o.slo, stallMs: o.stallMs, chunkTimes: o.chunkTimes, redact: o.redact }, adapter: o.adapter } : undefined,
+      inject: o.inject ? { options: { slo: o.slo, stallMs: o.stallMs, chunkTimes: o.chunkTimes, deadlineMs: o.deadlineMs, redact: o.redact }, adapter: o.adapter } : undefined,
     };
     // Playwright runs an init script inside a function: the build's `var Earshot` is a local there.
     const script = o.inject ? `${await readFile(o.script ?? defaultScript(), 'utf8')}\n;` : '';

@@ -3,16 +3,16 @@ import { createFramer } from '../adapters/framing';
 import type { ConnectionRecord } from '../core/recorder';
 import type { AdapterLike } from '../core/types';
 
-/** SSE and NDJSON bodies by their content type; any other body is raw chunks. */
-function bodyAdapter(contentType: string | null): AdapterLike {
-  return /event-stream/.test(contentType!) ? adapters.sse() : /ndjson|jsonl/.test(contentType!) ? adapters.ndjson() : adapters.raw();
+/** SSE and NDJSON bodies by their content type; any other body is raw chunks (`toAdapter`'s default). */
+function bodyAdapter(contentType: string | null): AdapterLike | undefined {
+  return /event-stream/.test(contentType!) ? adapters.sse() : /ndjson|jsonl/.test(contentType!) ? adapters.ndjson() : undefined;
 }
 
 /**
  * The response arrived (its first byte): an error status fails the turn, and a body is observed.
  * Returns a real Response whose body is read through earshot: each chunk is timed when the app's
  * read receives it (a pull source with no read-ahead), classified, then handed over unchanged.
- * `signal` tells an app abort (abandoned) from a network failure (dropped).
+ * `signal` tells an app abort (abandoned) from a network failure (dropped); see `requestFailed`.
  */
 export function observeResponse(
   response: Response,
@@ -20,32 +20,35 @@ export function observeResponse(
   signal: AbortSignal | null | undefined,
   adapter: AdapterLike | undefined,
 ): Response {
-  const { now } = connection._recorder;
-  let chunkTime = now();
+  let chunkTime = connection._recorder.now();
   connection._current?.byte(chunkTime);
-  const body = response.body;
-  if (!response.ok || !body) {
+  if (!response.ok || !response.body) {
     if (!response.ok) connection._current?.fail(`HTTP ${response.status}`, chunkTime);
     connection.close('clean', chunkTime);
     return response;
   }
   connection._adapter = toAdapter(adapter ?? bodyAdapter(response.headers.get('content-type')));
-  const reader = body.getReader();
+  const reader = response.body.getReader();
   const framing = connection._adapter.framing ?? 'chunk';
   const framer =
     framing === 'chunk'
       ? undefined
-      : createFramer(framing, (data, event) => {
-          connection._ctx.event = event;
-          connection.received(data);
-        });
+      : createFramer(
+          framing,
+          (data, event) => {
+            connection._ctx.event = event;
+            connection.received(data);
+          },
+          // The app reads the line; earshot cannot: said, not silently gone. (`RangeError()` is `new RangeError()`.)
+          (bytes) => connection._recorder._internalError(RangeError(`earshot: a line of ${bytes} bytes, over the cap, was not measured`)),
+        );
   const stream = new ReadableStream<Uint8Array>(
     {
       // A plain `then` rather than an async function: one promise hop fewer per chunk.
       pull: (controller) =>
         reader.read().then(
           ({ done, value }) => {
-            chunkTime = now();
+            chunkTime = connection._recorder.now();
             try {
               if (done) framer?.end();
               else if (!framer) connection.received(value);
@@ -63,12 +66,12 @@ export function observeResponse(
             }
           },
           (error: unknown) => {
-            connection.close(signal?.aborted ? 'abandoned' : 'dropped', now(), String(error));
+            requestFailed(connection, signal, error);
             controller.error(error);
           },
         ),
       cancel(reason) {
-        connection.close('abandoned', now(), 'cancelled by the app');
+        connection.close('abandoned', connection._recorder.now(), 'cancelled by the app');
         return reader.cancel(reason);
       },
     },
@@ -79,6 +82,17 @@ export function observeResponse(
 }
 
 /**
+ * The request or its body read failed: a network failure drops the connection, an abort by the app
+ * abandons it. An abort by the app's timeout (`AbortSignal.timeout`) fails the turn first: its reply
+ * was late, not unwanted.
+ */
+export function requestFailed(connection: ConnectionRecord, signal: AbortSignal | null | undefined, error: unknown): void {
+  const at = connection._recorder.now();
+  if (signal?.reason?.name === 'TimeoutError') connection._current?.fail(error, at);
+  connection.close(signal?.aborted ? 'abandoned' : 'dropped', at, String(error));
+}
+
+/**
  * A constructed Response has no URL of its own and mutable headers: give it the fetched one's, and
  * the same on its clones, so the app sees what it would have seen.
  */
@@ -86,8 +100,7 @@ function dress(wrapped: Response, original: Response): Response {
   for (const key of ['url', 'redirected', 'type', 'headers'] as const) {
     Object.defineProperty(wrapped, key, { value: original[key] });
   }
-  Object.defineProperty(wrapped, 'clone', {
+  return Object.defineProperty(wrapped, 'clone', {
     value: () => dress(Response.prototype.clone.call(wrapped), original),
   });
-  return wrapped;
 }

@@ -7,16 +7,14 @@ import type { WireData } from '../core/types';
  */
 export function observeWebSocket(ws: WebSocket, connection: ConnectionRecord): void {
   const recorder = connection._recorder;
-  const { now } = recorder;
   let closedByApp = false;
   const send = ws.send;
   const close = ws.close;
   ws.send = function (this: WebSocket, data: WireData) {
     // Classified before it leaves, so that a turn it starts can carry its trace context in it. A
     // send while connecting throws and sends nothing: no turn.
-    const turn = this.readyState ? connection.sent(data, now()) : undefined;
-    const traceparent = turn?.traceparent;
-    const carried = traceparent && recorder._guard(() => recorder._sink.message?.(data, traceparent));
+    const traceparent = this.readyState ? connection.sent(data)?.traceparent : undefined;
+    const carried = traceparent && recorder._hook('message', data, traceparent);
     // The app's call runs unguarded so its exceptions are exactly the browser's.
     send.call(this, (carried ?? data) as string);
   };
@@ -28,7 +26,7 @@ export function observeWebSocket(ws: WebSocket, connection: ConnectionRecord): v
     connection.received(event.data as string | ArrayBuffer | Blob);
   });
   ws.addEventListener('close', ({ code, reason, wasClean }: CloseEvent) => {
-    const t = now();
+    const t = recorder.now();
     if (closedByApp) connection.close('abandoned', t, 'closed by the app', code);
     // A server ends a session normally with 1000, or 1005: closed without a code.
     else if (wasClean && (code === 1000 || code === 1005)) connection.close('clean', t);
