@@ -40,7 +40,7 @@ function engineRun(steps: Step[], quanta: number, via: 'messages' | 'ring') {
   for (const s of steps) {
     const c: Command = [opOf(s), s.at, s.seq ?? NaN, s.mediaMs ?? NaN, s.samples];
     if (via === 'ring') expect(writer._write(c[0], c[1], c[2], c[3], s.samples && bytesOf(s.samples))).toBe(true);
-    else engine._receive(c);
+    else engine._receive([c]);
   }
   const out = new Float32Array(quanta * Q);
   const block = new Float32Array(Q);
@@ -48,7 +48,7 @@ function engineRun(steps: Step[], quanta: number, via: 'messages' | 'ring') {
     engine._render(block, at(q));
     out.set(block, q * Q);
   }
-  engine._receive([STATS, NaN, NaN, NaN]);
+  engine._receive([[STATS, NaN, NaN, NaN]]);
   return { out, reports };
 }
 
@@ -83,10 +83,10 @@ describe('Engine: the processor without Web Audio', () => {
     const reports: Report[] = [];
     const engine = immediate((...r) => reports.push(r));
     const block = new Float32Array(Q);
-    engine._receive([F32, 0, NaN, NaN, dc(300)]);
+    engine._receive([[F32, 0, NaN, NaN, dc(300)]]);
     for (let q = 0; q < 4; q++) engine._render(block, at(q)); // 300 frames: dry 44 frames into quantum 2
-    engine._receive([F32, at(4), NaN, NaN, dc(100)]);
-    engine._receive([END, at(4), NaN, NaN]);
+    engine._receive([[F32, at(4), NaN, NaN, dc(100)]]);
+    engine._receive([[END, at(4), NaN, NaN]]);
     for (let q = 4; q < 6; q++) engine._render(block, at(q));
     expect(reports.map((r) => [r[0], r[2]])).toEqual([
       [PLAYING, 1],
@@ -102,8 +102,8 @@ describe('Engine: the processor without Web Audio', () => {
     const reports: Report[] = [];
     const engine = immediate((...r) => reports.push(r));
     const block = new Float32Array(Q);
-    engine._receive([F32, at(3) + 0.001, NaN, NaN, dc(Q)]);
-    engine._receive([END, 0, NaN, NaN]); // due at once, but behind the chunk
+    engine._receive([[F32, at(3) + 0.001, NaN, NaN, dc(Q)]]);
+    engine._receive([[END, 0, NaN, NaN]]); // due at once, but behind the chunk
     for (let q = 0; q < 4; q++) engine._render(block, at(q));
     expect(reports).toEqual([]);
     for (let q = 4; q < 6; q++) engine._render(block, at(q));
@@ -116,12 +116,12 @@ describe('Engine: the processor without Web Audio', () => {
   it('answers a stats request at once, and stops on close', () => {
     const reports: Report[] = [];
     const engine = immediate((...r) => reports.push(r));
-    engine._receive([F32, 0, NaN, NaN, dc(300)]);
+    engine._receive([[F32, 0, NaN, NaN, dc(300)]]);
     engine._render(new Float32Array(Q), 0);
-    engine._receive([STATS, NaN, NaN, NaN]);
+    engine._receive([[STATS, NaN, NaN, NaN]]);
     expect(reports.slice(1)).toEqual([[REPLY, NaN, 1, expect.objectContaining({ bufferedMs: (172 * 1000) / RATE, jitterBufferEmittedCount: Q })]]);
     expect(engine._alive).toBe(true);
-    engine._receive([CLOSE, NaN, NaN, NaN]);
+    engine._receive([[CLOSE, NaN, NaN, NaN]]);
     expect(engine._alive).toBe(false);
   });
 });
@@ -276,6 +276,44 @@ describe('Player (main thread) against the engine', () => {
     await player.stats();
     node.render(0, 3);
     expect(await player.stats()).toMatchObject({ jitterBufferEmittedCount: Q, packetsDiscarded: 0 });
+  });
+
+  it('posts the commands of one task in one message, in order', async () => {
+    vi.stubGlobal('AudioWorkletNode', FakeNode);
+    const { player, node } = await makePlayer({ sampleRate: RATE, maxDelayMs: 0, mode: 'generated' });
+    players.push(player);
+    const post = vi.spyOn(node.port, 'postMessage');
+    for (let i = 0; i < 1000; i++) player.push(new Float32Array(12).fill(0.5), { at: 0 });
+    player.end(0);
+    const stats = player.stats();
+    expect(post).not.toHaveBeenCalled(); // until the task ends
+    await Promise.resolve();
+    expect(post).toHaveBeenCalledTimes(1);
+    const [batch, transfer] = post.mock.calls[0]! as [unknown[], ArrayBuffer[]];
+    expect(batch).toHaveLength(1002);
+    expect(transfer).toHaveLength(1000);
+    await stats;
+    node.render(0, 100);
+    expect(await player.stats()).toMatchObject({ jitterBufferEmittedCount: 12_000 });
+  });
+
+  it('rejects options it cannot play with, naming each', async () => {
+    vi.stubGlobal('AudioWorkletNode', FakeNode);
+    const cases: Array<[object, RegExp]> = [
+      [{ bogus: 1 }, /unknown option "bogus"/],
+      [{ sampleRate: Number.NaN }, /sampleRate/],
+      [{ sampleRate: 0 }, /sampleRate/],
+      [{ channels: 0 }, /channels/],
+      [{ channels: 33 }, /channels/],
+      [{ minDelayMs: -1 }, /minDelayMs/],
+      [{ maxDelayMs: '100' }, /maxDelayMs/],
+      [{ maxBufferMs: Infinity }, /maxBufferMs/],
+    ];
+    for (const [options, name] of cases) await expect(createPlayer(offlineContext() as unknown as BaseAudioContext, options)).rejects.toThrow(name);
+    const missing = { ...offlineContext(), audioWorklet: { addModule: async () => Promise.reject(new DOMException('404', 'AbortError')) } };
+    const error = await createPlayer(missing as unknown as BaseAudioContext, { workletUrl: '/nowhere.js' }).catch((e: unknown) => e);
+    expect(String(error)).toMatch(/workletUrl \/nowhere\.js/);
+    expect((error as Error).cause).toBeInstanceOf(DOMException);
   });
 
   it('counts chunks the shared ring had no room for', async () => {

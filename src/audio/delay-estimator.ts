@@ -3,16 +3,16 @@
  * bucket; f ramps up as 1 - 2/(n + 1) to `forget`, so the first observations count fully.
  */
 export class Histogram {
-  private readonly _p: Float64Array;
+  private declare readonly _p: Float64Array;
+  private declare readonly _width: number;
+  private declare readonly _forget: number;
   /** Observations so far. */
   _n = 0;
 
-  constructor(
-    buckets: number,
-    private readonly _width: number,
-    private readonly _forget: number,
-  ) {
+  constructor(buckets: number, width: number, forget: number) {
     this._p = new Float64Array(buckets);
+    this._width = width;
+    this._forget = forget;
   }
 
   _add(v: number): void {
@@ -34,8 +34,9 @@ export class Histogram {
 }
 
 const BUCKET_MS = 250;
-/** Buckets in the reference window (2 s, as NetEq's packet arrival history). */
+/** Buckets in the reference window (2 s, as NetEq's packet arrival history); a power of two, as bucket & MASK is its slot. */
 const WINDOW = 8;
+const MASK = WINDOW - 1;
 /** Peaks are the largest relative delay of each interval (NetEq: 500 ms). */
 const INTERVAL_MS = 500;
 /**
@@ -94,29 +95,31 @@ const EARLY_CHUNKS = 8;
  */
 export class DelayEstimator {
   /** Transit reference of the current turn: the smallest arrival - media time of the last 2 s. */
-  _ref = 0;
+  declare _ref: number;
   /** How far (ms) the fastest recent chunk is ahead of the turn's first one. */
-  _ahead = 0;
+  declare _ahead: number;
   /** The source ran ahead of real time in this turn: synthesised speech, whose audio must not be dropped. */
-  _generated = false;
+  declare _generated: boolean;
   /** From its first chunks' arrival rate, this turn's source is ahead of real time. */
-  _fast = false;
+  declare _fast: boolean;
   /** The turn's first chunks came over a calm path (see CALM_MS). */
-  _calm = false;
+  declare _calm: boolean;
   private readonly _mins = new Float64Array(WINDOW);
   /** The latest arrival's 250 ms bucket; NaN restarts the reference (a new turn restarts media time). */
   _bucket = NaN;
-  private _floor = 0;
   private _lastMs = NaN;
-  private _ivEnd = 0;
-  private _ivMax = 0;
-  private _chunks = 0;
+  /** Chunks so far. */
+  private _n = 0;
+  // Set by the first chunk (declared: no initial value to emit), as the reference then restarts.
+  private declare _ivEnd: number;
+  private declare _ivMax: number;
+  /** Turn's first transit, and its slowest. */
+  private declare _floor: number;
+  private declare _hi: number;
   /** Turn's first arrival and media time, and chunks since (counted up to EARLY_CHUNKS). */
-  private _t0 = 0;
-  private _m0 = 0;
-  private _early = 0;
-  /** Turn's slowest transit. */
-  private _hi = 0;
+  private declare _t0: number;
+  private declare _m0: number;
+  private declare _early: number;
   private readonly _peaks = new Histogram(200, 10, 0.983);
   private readonly _body = new Histogram(200, 0.5, 0.99);
 
@@ -144,9 +147,9 @@ export class DelayEstimator {
       // Over one chunk interval only a chunk held back behind the first counts (FAST_SLACK_MS).
       if (mediaMs - this._m0 >= FAST_RATE * (nowMs - this._t0) + (this._early++ ? 0 : FAST_SLACK_MS)) this._fast = true;
     }
-    while (this._bucket < b) m[(++this._bucket % len + len) % len] = Infinity;
-    const i = (this._bucket % len + len) % len;
-    const prev = (i + len - 1) % len;
+    while (this._bucket < b) m[++this._bucket & MASK] = Infinity;
+    const i = this._bucket & MASK;
+    const prev = (i - 1) & MASK;
     if (x < m[i]) m[i] = x;
     let r = Infinity;
     for (let k = 0; k < len; k++) r = Math.min(r, m[k]);
@@ -155,10 +158,11 @@ export class DelayEstimator {
     if (this._ahead > AHEAD_MS) this._generated = true;
     // The turn's transit spread over the fastest recent chunk marks a calm path, or no longer one.
     this._hi = Math.max(this._hi, x);
-    if (this._early === 1) this._calm = this._hi - r <= CALM_MS;
-    if (this._hi - r > CALM_BREAK_MS) this._calm = false;
+    const spread = this._hi - r;
+    if (this._early === 1) this._calm = spread <= CALM_MS;
+    if (spread > CALM_BREAK_MS) this._calm = false;
     const d = x - r;
-    this._chunks++;
+    this._n++;
     if (!(nowMs - this._lastMs <= 1)) this._body._add(x - Math.min(m[i], m[prev]));
     this._lastMs = nowMs;
     if (nowMs >= this._ivEnd) {
@@ -172,8 +176,7 @@ export class DelayEstimator {
   _target(): number {
     const peaks = this._peaks._quantile(0.95);
     const seen = this._peaks._n >= TAIL_EVIDENCE ? TAIL_PER_PEAK * peaks : TAIL_MAX_MS;
-    const t = Math.max(peaks, this._ivMax, Math.min(TAIL_MAX_MS, seen, TAIL_PER_BODY * this._body._quantile(0.5)));
-    const floor = this._generated ? PAUSE_MS : this._chunks < PRIOR_CHUNKS && !this._calm ? PRIOR_MS : 0;
-    return Math.max(t, floor);
+    const floor = this._generated ? PAUSE_MS : this._n < PRIOR_CHUNKS && !this._calm ? PRIOR_MS : 0;
+    return Math.max(peaks, this._ivMax, Math.min(TAIL_MAX_MS, seen, TAIL_PER_BODY * this._body._quantile(0.5)), floor);
   }
 }

@@ -1,5 +1,5 @@
-import { JitterBuffer, type JitterBufferOptions } from './jitter-buffer';
-import { CLOSE, END, ENDED, F32, FLUSH, I16, PLAYING, REPLY, STATS, UNDERRUN, type Command, type Report, type Samples } from './protocol';
+import { JitterBuffer, type JitterBufferOptions, type PushMeta } from './jitter-buffer';
+import { CLOSE, END, ENDED, F32, FLUSH, I16, PLAYING, REPLY, STATS, UNDERRUN, type Batch, type Command, type Report, type Samples } from './protocol';
 import type { RingReader } from './ring';
 
 /**
@@ -9,35 +9,38 @@ import type { RingReader } from './ring';
  * a quantum allocates nothing; reports (events, stats) allocate their message.
  */
 export class Engine {
-  readonly _jb: JitterBuffer;
+  declare readonly _jb: JitterBuffer;
   /** False once closed: the processor stops. */
   _alive = true;
   private readonly _queue: Command[] = [];
-  private readonly _meta = { seq: NaN, mediaMs: NaN };
-  private readonly _msPerFrame: number;
-  private readonly _ch: number;
+  private readonly _meta: PushMeta = {};
+  private declare readonly _msPerFrame: number;
+  private declare readonly _ch: number;
+  private declare readonly _report: (...report: Report) => void;
+  private declare readonly _ring?: RingReader;
   /** Player turns: a push after end() or flush() starts the next, as in the main thread. */
   private _turn = 0;
-  private _open = false;
+  private declare _open?: boolean;
   private _heard = -1;
-  private _sounding = false;
-  private _ending = false;
+  private declare _sounding?: boolean;
+  private declare _ending?: boolean;
 
-  constructor(
-    options: JitterBufferOptions,
-    private readonly _report: (...report: Report) => void,
-    private readonly _ring?: RingReader,
-  ) {
+  constructor(options: JitterBufferOptions, report: (...report: Report) => void, ring?: RingReader) {
     this._jb = new JitterBuffer(options);
-    this._msPerFrame = 1000 / options.outputSampleRate;
     this._ch = options.channels ?? 1;
+    this._msPerFrame = 1000 / options.outputSampleRate;
+    this._ring = ring;
+    this._report = report;
   }
 
-  /** A message from the main thread: a command (held until its time) or a request. */
-  _receive(m: Command): void {
-    if (m[0] === STATS) this._report(REPLY, NaN, this._turn, this._jb.stats());
-    else if (m[0] === CLOSE) this._alive = false;
-    else this._queue.push(m);
+  /** A message from the main thread: commands (each held until its time) and requests. */
+  _receive(batch: Batch): void {
+    for (const m of batch) {
+      const op = m[0];
+      if (op === STATS) this._report(REPLY, NaN, this._turn, this._jb.stats());
+      else if (op === CLOSE) this._alive = false;
+      else this._queue.push(m as Command);
+    }
   }
 
   /** Renders one block of interleaved output at render-clock time `now` (ms). */
@@ -51,17 +54,28 @@ export class Engine {
         this._apply(op, ring._at, ring._seq, ring._mediaMs, op === F32 ? ring._f32 : op === I16 ? ring._i16 : ring._u8);
       }
     }
-    while (queue.length && !(queue[0][1] > now)) {
-      const [op, at, seq, mediaMs, samples] = queue.shift()!;
-      this._apply(op, at, seq, mediaMs, samples);
-    }
+    while (queue.length && !(queue[0][1] > now)) this._apply(...queue.shift()!);
+    const p = this._jb.playout;
     this._jb.pull(out, now);
-    this._observe(out.length / this._ch, now);
+    // Reports from the block just pulled: first audible sample, underrun, end of playout.
+    if (p.firstAudibleFrame > this._heard) {
+      this._heard = p.firstAudibleFrame;
+      this._report(PLAYING, p.firstAudibleMs, this._turn);
+    }
+    if (p.mediaFrames) this._sounding = true;
+    if (p.mediaFrames < out.length / this._ch && (this._sounding || this._ending)) {
+      // Media stopped within this block: the turn's tail played out (or was flushed), or it ran dry.
+      const at = now + p.mediaFrames * this._msPerFrame;
+      if (this._ending) this._report(ENDED, at, this._turn, this._jb.stats());
+      else this._report(UNDERRUN, at, this._turn);
+      this._sounding = this._ending = false;
+    }
   }
 
   private _apply(op: number, at: number, seq: number, mediaMs: number, samples?: Samples): void {
     const jb = this._jb;
-    if (op === END || op === FLUSH) {
+    // END or FLUSH (STATS and CLOSE are answered on receipt).
+    if (op >= END) {
       if (op === END) jb.end();
       else jb.flush();
       this._open = false;
@@ -74,23 +88,6 @@ export class Engine {
       this._meta.seq = seq;
       this._meta.mediaMs = mediaMs;
       jb.push(samples, at, this._meta);
-    }
-  }
-
-  /** Reports from the block just pulled: first audible sample, underrun, end of playout. */
-  private _observe(frames: number, now: number): void {
-    const p = this._jb.playout;
-    if (p.firstAudibleFrame > this._heard) {
-      this._heard = p.firstAudibleFrame;
-      this._report(PLAYING, p.firstAudibleMs, this._turn);
-    }
-    if (p.mediaFrames) this._sounding = true;
-    if (p.mediaFrames < frames && (this._sounding || this._ending)) {
-      // Media stopped within this block: the turn's tail played out (or was flushed), or it ran dry.
-      const at = now + p.mediaFrames * this._msPerFrame;
-      if (this._ending) this._report(ENDED, at, this._turn, this._jb.stats());
-      else this._report(UNDERRUN, at, this._turn);
-      this._sounding = this._ending = false;
     }
   }
 }

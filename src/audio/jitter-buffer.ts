@@ -121,7 +121,7 @@ const RECORDS = 256;
 const SEQ_WINDOW = 32;
 const SEQ_FAR = 1000;
 
-const finite = (v: unknown): v is number => typeof v === 'number' && v - v === 0;
+const finite = Number.isFinite as (v: unknown) => v is number;
 
 /**
  * Adaptive jitter buffer driven by explicit time: `push` chunks as they arrive, `pull` one block of
@@ -137,19 +137,19 @@ export class JitterBuffer {
     firstAudibleFrame: -1,
     firstAudibleMs: -1,
   };
-  private readonly _ch: number;
-  private readonly _ri: number;
-  private readonly _ro: number;
-  private readonly _step: number;
-  private readonly _cap: number;
-  private readonly _buf: Float32Array;
-  /** Played frames kept behind the read position, for expansion. */
-  private readonly _hist: number;
-  private readonly _seg: number;
-  private readonly _fade: number;
-  private readonly _minDelay: number;
-  private readonly _maxDelay: number;
-  private readonly _mode: number;
+  private declare readonly _ch: number;
+  private declare readonly _ri: number;
+  private declare readonly _ro: number;
+  private declare readonly _step: number;
+  /** Frames queued at most (the hard cap), and the ring's frames. */
+  private declare readonly _max: number;
+  private declare readonly _cap: number;
+  private declare readonly _buf: Float32Array;
+  private declare readonly _seg: number;
+  private declare readonly _fade: number;
+  private declare readonly _minDelay: number;
+  private declare readonly _maxDelay: number;
+  private declare readonly _mode: JitterBufferOptions['mode'];
   private readonly _est = new DelayEstimator();
   /** Per chunk: first input frame, arrival time, media time. */
   private readonly _recF = new Float64Array(RECORDS);
@@ -157,39 +157,37 @@ export class JitterBuffer {
   private readonly _recM = new Float64Array(RECORDS);
   private _recW = 0;
   private _recR = 0;
-  /** Frames written; samples written of the partial frame; whether that frame is being dropped. */
+  /** Frames written; samples written of the partial frame; whether that frame is being dropped (set by its first sample). */
   private _w = 0;
   private _wk = 0;
-  private _skip = false;
+  private declare _skip: boolean;
   /** Low byte of a PCM16 sample split across pushes, -1 when none. */
   private _odd = -1;
-  /** Read position, and where the playing turn began, input frames. */
+  /** Read position, and where the playing turn began (set as it starts waiting), input frames. */
   private _r = 0;
-  private _base = 0;
+  private declare _base: number;
   /** Frame where the ended turn's media stops, -1 while its stream is open. */
   private _endAt = -1;
-  private _open = false;
+  private declare _open?: boolean;
   private _state = IDLE;
-  private _fading = false;
-  private _hiding = false;
-  private _heard = false;
+  private declare _fading?: boolean;
+  private declare _hiding?: boolean;
   private _now = 0;
-  // Push side of the turn.
-  private _first = true;
-  private _seq = NaN;
-  private _seqMask = 0;
-  private _far = 0;
-  private _nextMs = 0;
+  // Push side of the turn, set as it opens (the seqs seen below _seq, with _seq; the network's target by its first chunk).
+  private declare _seq: number;
+  private declare _seqMask: number;
+  private declare _far: number;
+  /** Media time the next chunk should start at, NaN until the turn's first is queued. */
+  private declare _nextMs: number;
+  private declare _netTarget: number;
   private _target = 0;
-  private _netTarget = 0;
-  // Pull side.
-  private _fadeIn = 0;
+  // Pull side; the fade-in is set as playback starts.
+  private declare _fadeIn: number;
   private _since = 0;
   private _wait = 0;
   private _power = 0;
   private _outFrame = 0;
   // Counters.
-  private _total = 0;
   private _concealed = 0;
   private _events = 0;
   private _inserted = 0;
@@ -211,12 +209,13 @@ export class JitterBuffer {
     this._step = this._ri / this._ro;
     this._seg = Math.round((STRETCH_MS * this._ri) / 1000);
     this._fade = Math.round((FADE_MS * this._ro) / 1000);
-    this._hist = this._seg + 2;
-    this._cap = Math.ceil((num(o.maxBufferMs, 60000, 100, 600000) * this._ri) / 1000) + this._hist;
+    this._max = Math.ceil((num(o.maxBufferMs, 60000, 100, 600000) * this._ri) / 1000);
+    // The ring also keeps played frames behind the read position, for expansion.
+    this._cap = this._max + this._seg + 2;
     this._buf = new Float32Array(this._cap * this._ch);
     this._minDelay = num(o.minDelayMs, 0, 0, 10000);
     this._maxDelay = Math.max(this._minDelay, num(o.maxDelayMs, 2000, 0, 10000));
-    this._mode = o.mode === 'live' ? 1 : o.mode === 'generated' ? 2 : 0;
+    this._mode = o.mode;
   }
 
   /**
@@ -233,18 +232,18 @@ export class JitterBuffer {
     this._now = now;
     if (!this._open) {
       this._open = true;
-      this._first = true;
       this._seq = NaN;
       this._far = 0;
-      this._nextMs = 0;
+      this._nextMs = NaN;
       // Media time restarts, so the reference does; what was learned about the path stays.
       this._est._bucket = NaN;
     }
     const s = meta?.seq;
     const mm = meta?.mediaMs;
     const g = finite(s) && this._seq === this._seq ? s - this._seq : 1;
-    const gap = finite(mm) && !this._first ? mm - this._nextMs : 0;
-    const capMs = ((this._cap - this._hist) * 1000) / this._ri;
+    // NaN for the turn's first chunk: no gap (it compares false).
+    const gap = finite(mm) ? mm - this._nextMs : 0;
+    const capMs = (this._max * 1000) / this._ri;
     const old = (g <= 0 && g > -SEQ_WINDOW) || (gap < -2 && gap >= -capMs);
     if (old || ((g > SEQ_FAR || g <= -SEQ_WINDOW || gap > capMs || gap < -capMs) && ++this._far < 3)) {
       // Already queued or played (duplicate, late), or far off: an outlier is dropped, a jump
@@ -259,10 +258,10 @@ export class JitterBuffer {
       this._seqMask = this._seq === this._seq && g > 0 && g < SEQ_WINDOW ? (this._seqMask << g) | 1 : 1;
       this._seq = s;
     }
-    const media = finite(mm) ? mm : this._nextMs;
+    const media = finite(mm) ? mm : this._nextMs || 0;
     const w0 = this._w;
     const d0 = this._dropped;
-    const lim = Math.floor(this._r) + this._cap - this._hist;
+    const lim = Math.floor(this._r) + this._max;
     if (bytes) {
       for (let k = 0; k < n; k++) {
         if (this._odd < 0) this._odd = data[k];
@@ -286,7 +285,6 @@ export class JitterBuffer {
       this._recM[i] = media;
     }
     this._nextMs = media + (frames * 1000) / this._ri;
-    this._first = false;
     this._est._add(now, media);
     this._netTarget = this._est._target();
     this._target = Math.min(this._maxDelay, Math.max(this._minDelay, this._netTarget));
@@ -311,7 +309,6 @@ export class JitterBuffer {
     if (this._state === IDLE && queued >= 1) {
       this._state = WAIT;
       this._base = this._r;
-      this._heard = false;
       p.firstAudibleFrame = p.firstAudibleMs = -1;
     }
     if (
@@ -326,10 +323,10 @@ export class JitterBuffer {
       // Frames whose samples and interpolation partners are queued; at the end, the last one is held.
       const avail = ended ? Math.ceil(queued / this._step) : queued >= 1 ? Math.floor((queued - 1) / this._step) + 1 : 0;
       m = Math.min(frames, avail);
-      const delta = avail > frames && !ended ? this._decide(frames, queued) : 0;
       // What is left before an underrun fades out (no click), as does the barge-in tail.
       const dry = !ended && avail <= frames;
-      this._emit(out, m, now, delta ? Math.min(frames, this._fade) : 0, delta, dry || this._fading ? avail : Infinity);
+      const delta = ended || dry ? 0 : this._decide(frames, queued);
+      this._emit(out, m, now, delta, dry || this._fading ? avail : Infinity);
       if (ended && m < frames) {
         this._state = IDLE;
         this._r = lim;
@@ -342,7 +339,6 @@ export class JitterBuffer {
       // W3C: an event is a concealed sample following a non-concealed one.
       if (m || !this._hiding) this._events++;
       this._concealed += hidden;
-      this._total += hidden;
     }
     this._hiding = hidden > 0;
   }
@@ -361,12 +357,12 @@ export class JitterBuffer {
     const lim = this._endAt >= 0 ? this._endAt : this._w;
     const playing = this._state === PLAY;
     const keep = Math.min(lim, playing ? Math.ceil(this._r + (this._fade - 1) * this._step) + 1 : Math.ceil(this._r));
-    const gone = Math.max(0, this._w - keep);
+    // keep <= lim <= _w: an ended turn's media stops at or before the write position.
+    const gone = this._w - keep;
     this._w = keep;
     while (this._recW > this._recR + 1 && this._recF[(this._recW - 1) % RECORDS] >= keep) this._recW--;
-    this._open = false;
-    this._wk = 0;
-    this._odd = -1;
+    // The stream ends too (a closed one has no partial frame or byte); where its media stops is set below.
+    this.end();
     if (playing && keep > this._r) {
       this._endAt = keep;
       this._fading = true;
@@ -380,7 +376,8 @@ export class JitterBuffer {
 
   stats(): JitterBufferStats {
     return {
-      totalSamplesReceived: this._total,
+      // Every sample played is emitted or concealed.
+      totalSamplesReceived: this._emitted + this._concealed,
       concealedSamples: this._concealed,
       silentConcealedSamples: this._concealed,
       concealmentEvents: this._events,
@@ -403,13 +400,11 @@ export class JitterBuffer {
   private _put(v: number, lim: number): void {
     if (!this._wk) this._skip = this._w >= lim;
     if (!this._skip) {
-      let x = v;
-      if (x - x !== 0) {
-        x = 0;
+      if (v - v !== 0) {
+        v = 0;
         this._invalid++;
-      } else if (x > 1) x = 1;
-      else if (x < -1) x = -1;
-      this._buf[(this._w % this._cap) * this._ch + this._wk] = x;
+      }
+      this._buf[(this._w % this._cap) * this._ch + this._wk] = Math.min(1, Math.max(-1, v));
     }
     if (++this._wk === this._ch) {
       this._wk = 0;
@@ -418,12 +413,17 @@ export class JitterBuffer {
     }
   }
 
-  /** Media time (ms) at the read position. */
+  /** Slot of the record holding input frame r (which only moves forward). */
+  private _rec(r: number): number {
+    while (this._recR + 1 < this._recW && this._recF[(this._recR + 1) % RECORDS] <= r) this._recR++;
+    return this._recR % RECORDS;
+  }
+
+  /** Media time (ms) at the read position (there is a record: frames were queued). */
   private _mediaAt(): number {
     const r = this._r;
-    while (this._recR + 1 < this._recW && this._recF[(this._recR + 1) % RECORDS] <= r) this._recR++;
-    const i = this._recR % RECORDS;
-    return this._recW ? this._recM[i] + ((r - this._recF[i]) * 1000) / this._ri : 0;
+    const i = this._rec(r);
+    return this._recM[i] + ((r - this._recF[i]) * 1000) / this._ri;
   }
 
   /** Playout delay over the fastest recent arrival (ms): what protects against late chunks. */
@@ -448,7 +448,8 @@ export class JitterBuffer {
     // drains the queue.
     const low = Math.min(this._lead(), (queued * 1000) / this._ri);
     const deep = low < t / 2;
-    const live = this._mode === 1 || (!this._mode && !this._est._generated);
+    // Any other mode is auto.
+    const live = this._mode === 'live' || (this._mode !== 'generated' && !this._est._generated);
     let delta = 0;
     this._since += frames;
     if (low > t + ACCEL_BAND + 0.1 * t && live && queued > seg + (frames + 2) * this._step) delta = seg;
@@ -477,13 +478,16 @@ export class JitterBuffer {
   }
 
   /**
-   * Plays m media frames into out, cross-fading to r + delta over the first xf frames, and fading
-   * out over the last frames before `tail` (frames left to play, this block and the next).
+   * Plays m media frames into out, cross-fading to r + delta over the first 2.5 ms (a stretch plays
+   * a whole block), and fading out over the last frames before `tail` (frames left to play, this
+   * block and the next).
    */
-  private _emit(out: Float32Array, m: number, now: number, xf: number, delta: number, tail: number): void {
+  private _emit(out: Float32Array, m: number, now: number, delta: number, tail: number): void {
+    const xf = delta ? Math.min(m, this._fade) : 0;
     const ch = this._ch;
     const cap = this._cap;
     const buf = this._buf;
+    const fade = this._fade;
     const p = this.playout;
     const msPerFrame = 1000 / this._ro;
     const last = (this._endAt >= 0 ? this._endAt : this._w) - 1;
@@ -494,8 +498,8 @@ export class JitterBuffer {
       p.mediaFrames = m;
     }
     for (let k = 0; k < m; k++) {
-      let g = this._fadeIn < this._fade ? ++this._fadeIn / this._fade : 1;
-      if (tail - k <= this._fade) g *= (tail - k) / (Math.min(tail, this._fade) + 1);
+      let g = this._fadeIn < fade ? ++this._fadeIn / fade : 1;
+      if (tail - k <= fade) g *= (tail - k) / (Math.min(tail, fade) + 1);
       const i0 = Math.floor(r);
       const fr = r - i0;
       const a = (i0 % cap) * ch;
@@ -510,21 +514,18 @@ export class JitterBuffer {
         energy += v * v;
         v *= g;
         out[k * ch + c] = v;
-        if (!this._heard && (v > AUDIBLE || v < -AUDIBLE)) {
-          this._heard = true;
+        if (p.firstAudibleFrame < 0 && Math.abs(v) > AUDIBLE) {
           p.firstAudibleFrame = p.frame + k;
           p.firstAudibleMs = now + k * msPerFrame;
         }
       }
       // jitterBufferDelay: each sample's emit time minus the arrival of the chunk it came from.
-      while (this._recR + 1 < this._recW && this._recF[(this._recR + 1) % RECORDS] <= r) this._recR++;
-      this._delay += (now + k * msPerFrame - this._recT[this._recR % RECORDS]) / 1000;
+      this._delay += (now + k * msPerFrame - this._recT[this._rec(r)]) / 1000;
       r += this._step;
       if (k + 1 === xf) r += delta;
     }
     this._r = r;
     this._emitted += m;
-    this._total += m;
     this._targetSum += (m * this._target) / 1000;
     this._minSum += (m * this._netTarget) / 1000;
     if (m) this._power += (energy / (m * ch) - this._power) * 0.05;

@@ -12,7 +12,7 @@ import {
   REPLY,
   STATS,
   U8,
-  type Command,
+  type Batch,
   type ProcessorOptions,
   type Report,
 } from './protocol';
@@ -68,6 +68,20 @@ export type Chunk = Float32Array | Int16Array | Uint8Array | ArrayBuffer;
  * not rendering (suspended), after 87 s of 24 kHz PCM16 or 21 s of 48 kHz Float32.
  */
 const RING_BYTES = 1 << 22;
+/** What names the player in the errors of its options. */
+const WHERE = 'earshot: createPlayer';
+/** Each option: the range [min, below) of a number, or 0 where any value will do. */
+const OPTIONS: Record<keyof PlayerOptions, readonly [number, number] | 0> = {
+  sampleRate: [1, Infinity],
+  channels: [1, 33],
+  minDelayMs: [0, Infinity],
+  maxDelayMs: [0, Infinity],
+  maxBufferMs: [0, Infinity],
+  mode: 0,
+  workletUrl: 0,
+  destination: 0,
+  monitor: 0,
+};
 
 // Typed listeners on the class (declaration merging).
 export interface Player {
@@ -84,25 +98,37 @@ export interface Player {
  * isolated, as transferred messages otherwise. Never throws: bad chunks are ignored.
  */
 export class Player extends EventTarget {
-  readonly node: AudioWorkletNode;
+  // Fields set in the constructor, or with no starting value, are only declared: a class field
+  // definition would repeat each of them in the bundle. Unset, they read as undefined.
+  declare readonly node: AudioWorkletNode;
   /** Whether commands go through shared memory (cross-origin isolated page). */
-  readonly shared: boolean;
+  declare readonly shared: boolean;
   /** Commands dropped because the shared ring was full (the context had not rendered for a long time). */
   dropped = 0;
-  private readonly _ctx: BaseAudioContext;
-  private readonly _ring: RingWriter | undefined;
-  private readonly _monitor: PlayerOptions['monitor'];
+  private declare readonly _ctx: BaseAudioContext;
+  private declare readonly _ring: RingWriter | undefined;
+  private declare readonly _monitor: PlayerOptions['monitor'];
   private readonly _replies: Array<(stats: JitterBufferStats) => void> = [];
-  private _open = false;
+  private declare _open?: boolean;
   private _turn = 0;
   private _heard = 0;
-  private _bound: { n: number; turn: AudioTurn } | undefined;
+  private declare _bound: { n: number; turn: AudioTurn } | undefined;
+  /** Without the ring: the commands of this task, posted in one message at its end. */
+  private declare _batch: Batch | undefined;
 
-  /** Use `createPlayer`, which loads the worklet module first. */
+  /** Use `createPlayer`, which loads the worklet module first. Throws on an option out of range, naming it. */
   constructor(ctx: BaseAudioContext, o: PlayerOptions = {}) {
     super();
+    for (const key in o) {
+      const range = OPTIONS[key as keyof PlayerOptions];
+      const value = o[key as keyof PlayerOptions];
+      if (range === undefined) throw new TypeError(`${WHERE}: unknown option "${key}"`);
+      if (range && value !== undefined && !(typeof value === 'number' && value >= range[0] && value < range[1])) {
+        throw new RangeError(`${WHERE}: ${key} must be a number in [${range[0]}, ${range[1]}) (got ${String(value)})`);
+      }
+    }
     const { sampleRate = ctx.sampleRate, workletUrl, destination, monitor, ...jb } = o;
-    const channels = Math.min(32, Math.max(1, Math.floor(o.channels ?? 1) || 1));
+    const channels = Math.floor(o.channels ?? 1);
     this._ctx = ctx;
     this._monitor = monitor;
     this.shared = globalThis.crossOriginIsolated === true;
@@ -137,8 +163,7 @@ export class Player extends EventTarget {
       this._write(op, at, seq, mediaMs, view ? new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) : new Uint8Array(chunk));
     } else {
       // A copy is transferred: the app may reuse its buffer.
-      const copy = view ? chunk.slice() : new Uint8Array(chunk.slice(0));
-      this.node.port.postMessage([op, at, seq, mediaMs, copy] satisfies Command, [copy.buffer]);
+      this._post([op, at, seq, mediaMs, view ? chunk.slice() : new Uint8Array(chunk.slice(0))]);
     }
   }
 
@@ -159,7 +184,7 @@ export class Player extends EventTarget {
   stats(): Promise<JitterBufferStats> {
     return new Promise((resolve) => {
       this._replies.push(resolve);
-      this.node.port.postMessage([STATS]);
+      this._post([STATS]);
     });
   }
 
@@ -173,7 +198,7 @@ export class Player extends EventTarget {
 
   /** Stops the processor and disconnects the node. */
   close(): void {
-    this.node.port.postMessage([CLOSE]);
+    this._post([CLOSE]);
     this.node.disconnect();
   }
 
@@ -189,7 +214,22 @@ export class Player extends EventTarget {
   private _command(op: number, at: number | undefined): void {
     const t = toRenderMs(this._ctx, at, performance.now());
     if (this._ring) this._write(op, t, NaN, NaN);
-    else this.node.port.postMessage([op, t, NaN, NaN] satisfies Command);
+    else this._post([op, t, NaN, NaN]);
+  }
+
+  /**
+   * Posts `command` with the others of this task in one message, its samples transferred: a
+   * message per push would make a burst of thousands (a backlog read in one task) a long task.
+   */
+  private _post(command: Batch[number]): void {
+    if (!this._batch) {
+      queueMicrotask(() => {
+        const batch = this._batch!;
+        this._batch = undefined;
+        this.node.port.postMessage(batch, batch.flatMap((c) => (c[4] ? [c[4].buffer] : [])));
+      });
+    }
+    (this._batch ??= []).push(command);
   }
 
   private _write(op: number, at: number, seq: number, mediaMs: number, bytes?: Uint8Array): void {
@@ -222,6 +262,9 @@ export class Player extends EventTarget {
  */
 export async function createPlayer(context: BaseAudioContext, options: PlayerOptions = {}): Promise<Player> {
   // The literal `new URL('./file', import.meta.url)` is what app bundlers recognise to ship the file.
-  await context.audioWorklet.addModule(options.workletUrl ?? new URL(/* @vite-ignore */ './jitter-buffer-worklet.js', import.meta.url));
+  const url = options.workletUrl ?? new URL(/* @vite-ignore */ './jitter-buffer-worklet.js', import.meta.url);
+  await context.audioWorklet.addModule(url).catch((error: unknown) => {
+    throw new Error(`${WHERE}: no worklet module at workletUrl ${url}`, { cause: error });
+  });
   return new Player(context, options);
 }

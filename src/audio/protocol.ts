@@ -20,6 +20,8 @@ export const CLOSE = 6;
 export type Samples = Float32Array | Int16Array | Uint8Array;
 /** A command as a message: times in ms of the render clock; seq and media ms NaN when absent. */
 export type Command = [op: number, at: number, seq: number, mediaMs: number, samples?: Samples];
+/** One message: the commands and requests (STATS, CLOSE) of one task, in order. */
+export type Batch = Array<Command | [op: number]>;
 
 /**
  * Reports from the processor, `Report` messages; kinds below REPLY index `EVENTS`. ENDED: the turn

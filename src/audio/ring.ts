@@ -5,8 +5,8 @@ const Resizable = ArrayBuffer as unknown as new (bytes: number, options: { maxBy
 const HEADER = 32;
 
 /** A buffer for a ring of at least `bytes` bytes. */
-export const ringBuffer = (bytes: number, Buffer: typeof ArrayBuffer | typeof SharedArrayBuffer = SharedArrayBuffer): ArrayBufferLike =>
-  new Buffer(8 + 2 ** Math.ceil(Math.log2(Math.max(64, bytes))));
+export const ringBuffer = (bytes: number, Buffer?: typeof ArrayBuffer): ArrayBufferLike =>
+  new (Buffer ?? SharedArrayBuffer)(8 + 2 ** Math.ceil(Math.log2(Math.max(64, bytes))));
 
 /**
  * Single-producer, single-consumer ring of player commands over one buffer (a SharedArrayBuffer
@@ -16,16 +16,14 @@ export const ringBuffer = (bytes: number, Buffer: typeof ArrayBuffer | typeof Sh
  * slot straddles the end. The writer and the reader each construct their side over the same buffer.
  */
 class Ring {
-  protected readonly _pos: Int32Array;
-  protected readonly _data: Uint8Array;
-  protected readonly _slots: Float64Array;
-  protected readonly _mask: number;
+  protected declare readonly _pos: Int32Array;
+  protected declare readonly _data: Uint8Array;
+  protected declare readonly _slots: Float64Array;
 
   constructor(buffer: ArrayBufferLike) {
-    this._pos = new Int32Array(buffer, 0, 2);
-    this._data = new Uint8Array(buffer, 8);
     this._slots = new Float64Array(buffer, 8);
-    this._mask = this._data.length - 1;
+    this._data = new Uint8Array(buffer, 8);
+    this._pos = new Int32Array(buffer, 0, 2);
   }
 }
 
@@ -33,7 +31,7 @@ export class RingWriter extends Ring {
   /** Appends a record; false, writing nothing, when it does not fit now. */
   _write(op: number, at: number, seq: number, mediaMs: number, payload?: Uint8Array): boolean {
     const n = payload ? payload.length : 0;
-    const m = this._mask;
+    const m = this._data.length - 1;
     const s = this._slots;
     const w = this._pos[0];
     const size = HEADER + ((n + 7) & -8);
@@ -56,33 +54,32 @@ export class RingWriter extends Ring {
 
 export class RingReader extends Ring {
   /** The record last read: op, time, seq, media ms... */
-  _op = 0;
-  _at = 0;
-  _seq = NaN;
-  _mediaMs = NaN;
+  declare _op: number;
+  declare _at: number;
+  declare _seq: number;
+  declare _mediaMs: number;
   /** ...and its payload, as length-tracking views of one resizable buffer (no view per record). */
-  readonly _u8: Uint8Array;
-  readonly _i16: Int16Array;
-  readonly _f32: Float32Array;
-  private readonly _scratch: Resizable;
+  declare readonly _u8: Uint8Array<Resizable>;
+  declare readonly _i16: Int16Array;
+  declare readonly _f32: Float32Array;
 
   constructor(buffer: ArrayBufferLike) {
     super(buffer);
-    this._scratch = new Resizable(0, { maxByteLength: this._data.length });
-    this._u8 = new Uint8Array(this._scratch);
-    this._i16 = new Int16Array(this._scratch);
-    this._f32 = new Float32Array(this._scratch);
+    const scratch = new Resizable(0, { maxByteLength: this._data.length });
+    this._f32 = new Float32Array(scratch);
+    this._u8 = new Uint8Array(scratch);
+    this._i16 = new Int16Array(scratch);
   }
 
   /** Time of the next record, Infinity when there is none. */
   _peek(): number {
     const r = this._pos[1];
-    return r === Atomics.load(this._pos, 0) ? Infinity : this._slots[((r + 8) & this._mask) >> 3];
+    return r === Atomics.load(this._pos, 0) ? Infinity : this._slots[((r + 8) & (this._data.length - 1)) >> 3];
   }
 
   /** Reads the next record (check with _peek first) into the fields above and frees its room. */
   _read(): void {
-    const m = this._mask;
+    const m = this._data.length - 1;
     const s = this._slots;
     const r = this._pos[1];
     const v = s[(r & m) >> 3];
@@ -92,7 +89,7 @@ export class RingReader extends Ring {
     this._at = s[((r + 8) & m) >> 3];
     this._seq = s[((r + 16) & m) >> 3];
     this._mediaMs = s[((r + 24) & m) >> 3];
-    this._scratch.resize(n);
+    this._u8.buffer.resize(n);
     for (let i = 0; i < n; i++) this._u8[i] = this._data[(r + HEADER + i) & m];
     Atomics.store(this._pos, 1, (r + HEADER + ((n + 7) & -8)) | 0);
   }

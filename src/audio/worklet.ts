@@ -23,9 +23,9 @@ if (typeof registerProcessor === 'function') {
   registerProcessor(
     PROCESSOR,
     class extends AudioWorkletProcessor {
-      private readonly _engine: Engine;
+      private declare readonly _engine: Engine;
       /** The interleaved block pulled from the buffer, sized on the first quantum. */
-      private _block: Float32Array | undefined;
+      private declare _block: Float32Array | undefined;
 
       constructor({ processorOptions: o }: { processorOptions: ProcessorOptions }) {
         super();
