@@ -9,7 +9,6 @@ import { adapters, createMonitor, type Monitor, type ObservedConnection } from '
 import type { ConnectionReport, Summary, TurnReport } from '../../src/core/types';
 import { otel, type OtelSink } from '../../src/otel';
 import { createPlayer, type JitterBufferStats, type Player } from '../../src/jitter-buffer';
-import { turnDeadline } from '../../src/deadline';
 import { observePeerConnection } from '../../src/webrtc';
 
 export interface Setup {
@@ -20,7 +19,7 @@ export interface Setup {
   exportDelayMs?: number;
   /** Origins that may receive trace context besides the page's. */
   allow?: string[];
-  /** `turnDeadline` of the app's observed connections and manual turns. Default 1500 ms. */
+  /** The monitor's `deadlineMs`. Default: none. */
   deadlineMs?: number;
 }
 
@@ -34,7 +33,7 @@ export type Mode = 'native' | 'earshot' | 'observed';
 
 export interface WsRun {
   url: string;
-  /** `new WebSocket`, `monitor.websocket`, or the app's own socket reported to a `turnDeadline` connection. */
+  /** `new WebSocket`, `monitor.websocket`, or the app's own socket reported to `monitor.connection()`. */
   mode: Mode;
   /** One request per script; each after the reply to the previous one ended (`done`). */
   scripts: Array<Record<string, unknown>>;
@@ -54,7 +53,7 @@ export interface FetchRun {
   timeoutMs?: number;
 }
 
-export type PlayerScenario = 'nan' | 'odd' | 'dup' | 'storm' | 'resample' | 'badRate';
+export type PlayerScenario = 'nan' | 'odd' | 'dup' | 'storm' | 'resample';
 
 export interface PlayerResult {
   pushes: number;
@@ -105,7 +104,6 @@ export interface ConfigCase {
 
 interface Session {
   monitor: Monitor;
-  deadlined: Monitor;
   sink: OtelSink;
   reports: TurnReport[];
   connections: ConnectionReport[];
@@ -181,11 +179,12 @@ function setup(o: Setup): void {
   });
   const monitor = createMonitor({
     sink,
+    deadlineMs: o.deadlineMs,
     onTurn: (t) => reports.push(t),
     onConnection: (c) => connections.push(c),
     onError: (e) => onErrors.push(describeError(e)),
   });
-  session = { monitor, deadlined: turnDeadline(monitor, o.deadlineMs ?? 1500), sink, reports, connections, onErrors };
+  session = { monitor, sink, reports, connections, onErrors };
 }
 
 function state(): PageState {
@@ -239,7 +238,7 @@ async function ws(o: WsRun): Promise<AppView & { player?: JitterBufferStats }> {
   let done = 0;
   const player = o.play ? await createPlayer(await liveContext(), { sampleRate: 24000, monitor: o.mode === 'earshot' ? s.monitor : undefined }) : undefined;
   const played = player && playedOut(player, 15_000);
-  const observed: ObservedConnection | undefined = o.mode === 'observed' ? s.deadlined.connection('websocket', o.url, { adapter: wsAdapter() }) : undefined;
+  const observed: ObservedConnection | undefined = o.mode === 'observed' ? s.monitor.connection('websocket', o.url, { adapter: wsAdapter() }) : undefined;
   const socket = o.mode === 'earshot' ? s.monitor.websocket(o.url, undefined, { adapter: o.play ? adapters.pcm({ sampleRate: 24000 }) : wsAdapter() }) : new WebSocket(o.url);
   if (o.binaryType) socket.binaryType = o.binaryType;
   socket.onopen = () => events.push('open');
@@ -411,8 +410,6 @@ function pushes(scenario: PlayerScenario): { chunks: Push[]; sampleRate: number 
     case 'resample':
       // 16 kHz audio on a 24 kHz context: resampled by the buffer.
       return { sampleRate: 16000, chunks: Array.from({ length: 10 }, (_, i) => ({ data: sine(i).subarray(0, 320) })) };
-    case 'badRate':
-      return { sampleRate: NaN, chunks: Array.from({ length: 10 }, (_, i) => ({ data: sine(i) })) };
   }
 }
 
@@ -528,7 +525,7 @@ async function config(): Promise<ConfigCase[]> {
     ['createPlayer: maxDelayMs -100', () => createPlayer(ctx, { maxDelayMs: -100 })],
     ['adapters.pcm: sampleRate 0', () => adapters.pcm({ sampleRate: 0 })],
     ['adapters.json: unknown option `contents`', () => adapters.json({ contents: ['delta'] } as never)],
-    ['turnDeadline: ms -5', () => turnDeadline(createMonitor(), -5)],
+    ['createMonitor: deadlineMs -5', () => createMonitor({ deadlineMs: -5 })],
   ];
   const out: ConfigCase[] = [];
   for (const [name, make] of cases) {
@@ -581,9 +578,9 @@ function manualTurns(n: number): void {
   }
 }
 
-/** The app's own deadline over a manual turn the server never answers. */
+/** A manual turn the server never answers, under the monitor's deadline. */
 function manualHang(): void {
-  current().deadlined.turn().start();
+  current().monitor.turn().start();
 }
 
 const running = new Map<string, Promise<unknown>>();
