@@ -96,7 +96,7 @@ test('strict CSP: the worklet loads from its file URL; as blob: it is refused', 
   await openPlayerPage(page, '/e2e/pages/player-csp.html');
   const r: OfflineResult = await page.evaluate(() => window.playerPage.offline());
   expect(r.firstDifference).toBe(-1);
-  expect(await page.evaluate(() => window.playerPage.blobWorklet())).toBe('AbortError');
+  expect(await page.evaluate(() => window.playerPage.blobWorklet())).toBe('Error (AbortError)');
   // Control: without the policy the same blob: module loads, so the policy is what refused it.
   await openPlayerPage(page, '/e2e/pages/player.html');
   expect(await page.evaluate(() => window.playerPage.blobWorklet())).toBe('loaded');

@@ -97,10 +97,11 @@ test.describe('Chromium network emulation (CDP)', () => {
     for (const t of turns) expect(message).toContain(`${t.id} fetch ${t.url} complete: ttft ${t.ttftMs!.toFixed(1)} ms`);
     expect(message).toMatch(/missed: ttftMs \d+\.\d ms > 200 ms/);
 
-    // Lifting the emulation mid-test: the next turn is fast again.
+    // Lifting the emulation mid-test: turns are fast again. (Chromium takes the change in on its own
+    // time: under load in CI, the first request after it once still carried the 250 ms.)
     await earshot.shape(undefined);
-    await page.evaluate((p) => window.chatApp.chat(p), chat(4, 5));
-    const [fast] = (await earshot.waitForTurns(4)).slice(3);
+    for (let i = 0; i < 2; i++) await page.evaluate((p) => window.chatApp.chat(p), chat(4, 5));
+    const [, fast] = (await earshot.waitForTurns(5)).slice(3);
     expect(fast.ttftMs).toBeLessThan(250);
   });
 

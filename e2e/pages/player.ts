@@ -166,7 +166,9 @@ async function blobWorklet(): Promise<string> {
     await earshot.createPlayer(new OfflineAudioContext({ numberOfChannels: 1, length: QUANTUM, sampleRate: RATE }), { workletUrl: url });
     return 'loaded';
   } catch (error) {
-    return (error as Error).name;
+    // earshot's error names the option; the browser's is its cause.
+    const { name, message, cause } = error as Error & { cause?: Error };
+    return message.includes('workletUrl') ? `${name} (${cause?.name})` : name;
   }
 }
 
