@@ -95,7 +95,8 @@ export interface Player {
  * Plays PCM chunks as they arrive through the adaptive jitter buffer, on an AudioWorklet. Arrivals
  * are stamped here (the audio thread has no performance.now()) and mapped to the render clock;
  * commands reach the processor through a SharedArrayBuffer ring when the page is cross-origin
- * isolated, as transferred messages otherwise. Never throws: bad chunks are ignored.
+ * isolated, as transferred messages otherwise. Only options out of range throw (at construction); its methods
+ * never do: bad chunks are ignored.
  */
 export class Player extends EventTarget {
   // Fields set in the constructor, or with no starting value, are only declared: a class field
