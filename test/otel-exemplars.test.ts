@@ -128,7 +128,8 @@ describe("earshot's own pipeline: from a slow turn's exemplar to its trace and i
       const sink = otel({ serviceName: 'checkout', url: receiver.url, webVitals: false, logs: true });
       const monitor = createMonitor({ sink, slo: { ttftMs: 40 }, onTurn: (t) => reports.push(t) });
       const connection = monitor.connection('websocket', 'wss://api.test/rt', { adapter: wsAdapter() });
-      const t0 = performance.now();
+      // Whole milliseconds: t0 + 90 − t0 is exactly 90 however long the worker has run.
+      const t0 = Math.floor(performance.now());
       // A turn within its SLO, then one that misses it (TTFT 90 ms), its reply displayed at 100 ms.
       connection.sent('{"type":"req"}', t0);
       connection.received('{"type":"delta"}', t0 + 20);

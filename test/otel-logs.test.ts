@@ -57,7 +57,8 @@ describe('earshot/otel log records', () => {
     const sink = otel({ serviceName: 'app', webVitals: false, logs: true });
     const monitor = createMonitor({ sink, slo: { ttftMs: 40, maxGapMs: 30 } });
     const connection = monitor.connection('websocket', 'wss://api.test/rt', { adapter: wsAdapter() });
-    const t0 = performance.now();
+    // Whole milliseconds: t0 + 90 − t0 is exactly 90 however long the worker has run.
+    const t0 = Math.floor(performance.now());
     connection.sent('{"type":"req"}', t0);
     connection.received('{"type":"delta"}', t0 + 10);
     connection.received('{"type":"done"}', t0 + 20);
@@ -96,7 +97,7 @@ describe('earshot/otel log records', () => {
     for (const recordReasons of [false, true]) {
       const sink = otel({ serviceName: 'app', webVitals: false, logs: true, recordReasons });
       const monitor = createMonitor({ sink });
-      const t0 = performance.now();
+      const t0 = Math.floor(performance.now());
       monitor.connection('websocket', 'wss://api.test/rt?token=secret').close('clean', t0);
       monitor.connection('websocket', 'wss://api.test/rt?token=secret').close('dropped', t0 + 5, 'going away', 1006);
       const [, dropped] = finished('earshot.connection');
@@ -144,7 +145,7 @@ describe('earshot/otel log records', () => {
     const monitor = createMonitor({ sink, slo: { ttftMs: 40 } });
     for (let i = 0; i < 10; i++) sink.log('app.storm', { i });
     const connection = monitor.connection('websocket', 'wss://api.test/rt', { adapter: wsAdapter() });
-    const t0 = performance.now();
+    const t0 = Math.floor(performance.now());
     connection.sent('{"type":"req"}', t0);
     connection.received('{"type":"delta"}', t0 + 90);
     connection.received('{"type":"done"}', t0 + 100);
@@ -180,7 +181,7 @@ describe('earshot/otel log records', () => {
     const undo = sink.observePlayer(player);
     const underrun = (turn: number, time: number) => player.dispatchEvent(new CustomEvent('underrun', { detail: { time, contextTime: 0, turn } }));
     const connection = monitor.connection('websocket', 'wss://api.test/rt', { adapter: wsAdapter() });
-    const t0 = performance.now();
+    const t0 = Math.floor(performance.now());
     connection.sent('{"type":"req"}', t0);
     connection.received('{"type":"delta"}', t0 + 10);
     underrun(1, t0 + 50);

@@ -205,7 +205,8 @@ describe('earshot/otel metrics', () => {
   it('records every turn and connection, and reads the peak of connections per collection', async () => {
     const sink = otel({ serviceName: 'app', webVitals: false });
     const monitor = createMonitor({ sink, slo: { ttftMs: 40 } });
-    const t0 = performance.now();
+    // Whole milliseconds: t0 + 90 − t0 is exactly 90 however long the worker has run.
+    const t0 = Math.floor(performance.now());
     const a = monitor.connection('websocket', 'wss://api.test/rt', { adapter: wsAdapter() });
     const b = monitor.connection('websocket', 'wss://api.test/rt', { adapter: wsAdapter() });
     a.sent('{"type":"req"}', t0);
