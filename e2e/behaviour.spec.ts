@@ -66,6 +66,17 @@ test.describe('WebSocket behaves as without earshot', () => {
     expect(c.nativeErrors).toEqual([]);
   });
 
+  test("the app's listeners as earshot wraps them: added twice, handleEvent, onmessage read back, removed", async ({ page }) => {
+    const send = scripted({ gaps: '5x3', close: 1000 });
+    const c = await both(page, (instrument) => page.evaluate(([u, s, i]) => window.harness.listeners(u, s, i), [wsUrl(), send, instrument] as const));
+    expect(c.earshot.seen, 'what the listeners saw, earshot vs native').toEqual(c.native.seen);
+    expect(c.native.seen.filter((x) => x.startsWith('function'))).toHaveLength(1);
+    expect(c.native.seen.filter((x) => x.startsWith('object'))).toHaveLength(3);
+    // Read once per message whichever listeners the app has left.
+    expect(c.earshot.chunks).toBe(3);
+    expect(c.earshotErrors).toEqual(c.nativeErrors);
+  });
+
   for (const binaryType of ['arraybuffer', 'blob'] as const) {
     test(`binary frames with binaryType '${binaryType}'`, async ({ page }) => {
       const c = await compareWs(

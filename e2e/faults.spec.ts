@@ -294,8 +294,9 @@ interface Ctx {
 /**
  * Scripts of earshot's (from its chunk) that ran 5 ms or more in long animation frames between
  * `from` and `to`. Blink dispatches a backlog of WebSocket messages in one task, natively too, and
- * a frame's script entry for it names the first listener that ran: earshot's, registered before the
- * app's. Those batches are left out (`batches` counts them); the rest are earshot's own tasks.
+ * a frame's script entry for it names the first listener that ran: the app's, inside earshot's
+ * wrapper (earshot reads each message there). Those batches are left out (`batches` counts them);
+ * the rest are earshot's own tasks.
  */
 async function earshotTasks(from: number, to = Infinity): Promise<{ own: Frame['scripts']; batches: number }> {
   const { frames } = await page.evaluate(() => window.faults.timeline());

@@ -56,6 +56,7 @@ class FakeProcessor {
 }
 
 class FakeChannel extends EventTarget {
+  listening = false;
   readyState: RTCDataChannelState = 'open';
   constructor(readonly label: string) {
     super();
@@ -63,6 +64,10 @@ class FakeChannel extends EventTarget {
   send(_data: string): void {}
   close(): void {}
   deliver(data: string): void {
+    // The app listens (earshot reads a message in the app's own listener), from after earshot
+    // wrapped the channel, as an app's listener would be.
+    if (!this.listening) this.addEventListener('message', () => {});
+    this.listening = true;
     this.dispatchEvent(new MessageEvent('message', { data }));
   }
 }

@@ -4,6 +4,7 @@ import { observePeerConnection, patchPeerConnection, type AudioStats, type PeerO
 
 /** A data channel as the browser's: send throws unless open, messages and close are events. */
 class FakeChannel extends EventTarget {
+  listening = false;
   readyState: RTCDataChannelState = 'open';
   readonly wire: unknown[] = [];
   constructor(readonly label: string) {
@@ -18,6 +19,10 @@ class FakeChannel extends EventTarget {
   }
   /** A message arrives from the remote peer. */
   deliver(data: unknown): void {
+    // The app listens (earshot reads a message in the app's own listener), from after earshot
+    // wrapped the channel, as an app's listener would be.
+    if (!this.listening) this.addEventListener('message', () => {});
+    this.listening = true;
     this.dispatchEvent(new MessageEvent('message', { data }));
   }
   /** The channel ends (after close(), or from the remote side). */

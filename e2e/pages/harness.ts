@@ -146,6 +146,7 @@ export interface Harness {
   summary(): Summary;
   internalErrors(): number;
   ws(options: WsRunOptions): Promise<WsRunResult>;
+  listeners(url: string, send: string, instrument: boolean): Promise<{ seen: string[]; chunks?: number }>;
   fetch(options: FetchRunOptions): Promise<FetchRunResult>;
 }
 
@@ -526,8 +527,40 @@ async function runFetch(o: FetchRunOptions): Promise<FetchRunResult> {
   return result;
 }
 
+/**
+ * The app's message listeners as earshot wraps them: a function added twice, a `handleEvent`
+ * object, `onmessage` (read back, `this`), then, after the first message, the function removed and
+ * `onmessage` cleared. Returns what each listener saw and, through earshot, the turn's chunk count.
+ */
+async function runListeners(url: string, send: string, instrument: boolean): Promise<{ seen: string[]; chunks?: number }> {
+  const before = reports.length;
+  const m = instrument ? (monitor ?? newMonitor()) : undefined;
+  const ws = m ? m.websocket(url) : new WebSocket(url);
+  const seen: string[] = [];
+  const fn = (e: MessageEvent) => seen.push(`function ${e.data}`);
+  const object = { handleEvent: (e: MessageEvent) => seen.push(`object ${e.data}`) };
+  function handler(this: WebSocket, e: MessageEvent) {
+    seen.push(`onmessage this=${this === ws} ${e.data}`);
+    ws.removeEventListener('message', fn);
+    ws.onmessage = null;
+    seen.push(`onmessage after clearing: ${String(ws.onmessage)}`);
+  }
+  ws.addEventListener('message', fn);
+  ws.addEventListener('message', fn);
+  ws.addEventListener('message', object);
+  ws.onmessage = handler;
+  seen.push(`onmessage reads back: ${ws.onmessage === handler}`);
+  ws.onopen = ws.onclose = poke;
+  await until(() => ws.readyState === WebSocket.OPEN, 5000);
+  ws.send(send);
+  await until(() => ws.readyState === WebSocket.CLOSED, 5000);
+  const [turn] = instrument ? await settle(before, 1, 2000) : [];
+  return { seen, chunks: turn?.chunks };
+}
+
 window.harness = {
   ready: true,
+  listeners: runListeners,
   crossOriginIsolated,
   newMonitor: (options) => void newMonitor(options),
   summary: () => (monitor ?? newMonitor()).summary(),

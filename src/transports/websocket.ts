@@ -1,15 +1,16 @@
 import type { ConnectionRecord } from '../core/recorder';
 import type { WireData } from '../core/types';
+import { readInAppListeners } from './listeners';
 
 /**
- * Observe a real WebSocket in place: a listener registered before any of the app's, and `send` /
- * `close` wrapped on the instance. The app keeps the same object, events and errors.
+ * Observe a real WebSocket in place: `send` and `close` wrapped on the instance, and each message
+ * read in the app's own first listener for it (see `readInAppListeners`). The app keeps the same
+ * object, events and errors.
  */
 export function observeWebSocket(ws: WebSocket, connection: ConnectionRecord): void {
   const recorder = connection._recorder;
   let closedByApp = false;
-  const send = ws.send;
-  const close = ws.close;
+  const { send, close } = ws;
   ws.send = function (this: WebSocket, data: WireData) {
     // Classified before it leaves, so that a turn it starts can carry its trace context in it. A
     // send while connecting throws and sends nothing: no turn.
@@ -22,14 +23,13 @@ export function observeWebSocket(ws: WebSocket, connection: ConnectionRecord): v
     close.call(this, code, reason);
     closedByApp = true;
   };
-  ws.addEventListener('message', (event: MessageEvent) => {
-    connection.received(event.data as string | ArrayBuffer | Blob);
-  });
-  ws.addEventListener('close', ({ code, reason, wasClean }: CloseEvent) => {
+  const add = readInAppListeners(ws, (event) => connection.received(event.data as WireData));
+  add.call(ws, 'close', (event) => {
+    const { code, reason, wasClean } = event as CloseEvent;
     const t = recorder.now();
     if (closedByApp) connection.close('abandoned', t, 'closed by the app', code);
     // A server ends a session normally with 1000, or 1005: closed without a code.
     else if (wasClean && (code === 1000 || code === 1005)) connection.close('clean', t);
-    else connection.close('dropped', t, reason || `close ${code}`, code);
+    else connection.close('dropped', t, reason || 'close ' + code, code);
   });
 }

@@ -3,6 +3,7 @@ import type { ManualTurn, Monitor, ObservedConnection } from '../monitor';
 import { remoteAudio, type RemoteAudio } from './audio';
 import { fromDb } from './onset';
 import { AudioStatsAccumulator, between, type AudioSnapshot, type AudioStats } from './stats';
+import { readInAppListeners } from '../transports/listeners';
 
 export interface PeerOptions {
   /** How data-channel messages map to turns: the same adapters as for WebSocket. Default `adapters.raw()`. */
@@ -350,10 +351,11 @@ class Peer implements PeerObservation {
       close.call(this);
       closedByApp = true;
     };
-    channel.addEventListener('message', (e: MessageEvent<WireData>) => {
-      const at = performance.now();
+    const add = readInAppListeners(channel, (e) => {
       const before = monitor.activeTurn();
-      connection.received(e.data, at);
+      // Stamped once classified, as on a WebSocket: right before the app's code gets the message.
+      connection.received(e.data as WireData);
+      const at = performance.now();
       const after = monitor.activeTurn();
       // Content of the turn already known, the common case, needs nothing more.
       if (after === before && after) return;
@@ -363,7 +365,7 @@ class Peer implements PeerObservation {
         self.#error(error);
       }
     });
-    channel.addEventListener('close', () => {
+    add.call(channel, 'close', () => {
       const at = performance.now();
       if (closedByApp) connection.close('abandoned', at, 'closed by the app');
       else connection.close('clean', at);
