@@ -17,6 +17,13 @@ const budgets = [
 const brotli = (buf) =>
   brotliCompressSync(buf, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
 
+/**
+ * The code as an app's bundle carries it, which is what a budget is for (size-limit measures the
+ * same way): the app's bundler drops the source-map comment, and its minifier the `@__PURE__`
+ * annotations, which Vite keeps in a library build for that bundler's tree shaking.
+ */
+const asBundled = (code) => code.replace(/\/\*\s*[#@]__PURE__\s*\*\//g, '').replace(/^\/\/# sourceMappingURL=.*$/gm, '');
+
 /** The files and every local chunk they import, as a browser would load them. */
 function withImports(files, seen = new Set()) {
   for (const file of files) {
@@ -37,10 +44,15 @@ for (const { name, files, limit } of budgets) {
     failed = true;
     continue;
   }
-  const raw = Buffer.concat([...withImports(files)].map((f) => readFileSync(f)));
-  const size = brotli(raw);
+  const contents = [...withImports(files)].map((f) => readFileSync(f, 'utf8'));
+  const shipped = Buffer.from(contents.join(''));
+  const bundled = Buffer.from(contents.map(asBundled).join(''));
+  const size = brotli(bundled);
   const ok = size <= limit;
   failed ||= !ok;
-  console.log(`size: ${ok ? 'ok  ' : 'OVER'} ${name}: ${size} B brotli (${raw.length} B min) / budget ${limit} B`);
+  console.log(
+    `size: ${ok ? 'ok  ' : 'OVER'} ${name}: ${size} B brotli (${bundled.length} B min) / budget ${limit} B; ` +
+      `as shipped, with source-map comment and annotations: ${brotli(shipped)} B`,
+  );
 }
 process.exit(failed ? 1 : 0);

@@ -1,6 +1,6 @@
 import { toAdapter } from './adapters';
 import { Recorder, TurnRecord, type RecorderOptions } from './core/recorder';
-import { redactUrl, SECRET_PARAMS } from './core/redact';
+import { redactUrl } from './core/redact';
 import { isCount, rejectUnknown } from './core/options';
 import { CRITERIA } from './core/slo';
 import type { AdapterLike, ConnectionReport, SinkHooks, Summary, Transport, WireData } from './core/types';
@@ -107,7 +107,7 @@ function validate(options: MonitorOptions): void {
   };
   for (const key of ['stallMs', 'chunkTimes', 'deadlineMs'] as const) check(key, options[key]);
   check('slo.objective', slo.objective, 1);
-  for (const key of CRITERIA) check(`slo.${key}`, slo[key]);
+  for (const key of CRITERIA) check('slo.' + key, slo[key]);
 }
 
 export function createMonitor(options: MonitorOptions = {}): Monitor {
@@ -116,7 +116,8 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
   // `onTurn` and `sink.attach` wrapped around the app's.
   options = (globalThis as { [key: symbol]: (o: MonitorOptions) => MonitorOptions })[Symbol.for('earshot')]?.(options) ?? options;
   const recorder = new Recorder(options);
-  const secrets = options.redact ?? SECRET_PARAMS;
+  // Unset, redactUrl redacts SECRET_PARAMS.
+  const secrets = options.redact;
   const connect = (transport: Transport, url: string | undefined, transportOptions?: TransportOptions) => {
     const c = recorder.connection(transport, url && redactUrl(url, secrets));
     c._adapter = toAdapter(transportOptions?.adapter);
@@ -180,18 +181,17 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
         for (const name in carried) headers.set(name, carried[name]!);
         init = { ...init, headers };
       }
-      const connection = turn?._connection;
       const signal = init?.signal ?? request?.signal;
       let response: Response;
       try {
         response = await base(input, init);
       } catch (error) {
-        recorder._guard(() => connection && requestFailed(connection, signal, error));
+        recorder._guard(() => turn && requestFailed(turn._connection, signal, error));
         throw error;
       }
-      if (!connection) return response;
+      if (!turn) return response;
       recorder._hook('response', turn.id!, response.headers);
-      return recorder._guard(() => observeResponse(response, connection, signal, transportOptions?.adapter)) ?? response;
+      return recorder._guard(() => observeResponse(response, turn._connection, signal, transportOptions?.adapter)) ?? response;
     },
 
     turn: () => new TurnRecord(recorder.manual),
@@ -229,9 +229,7 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
 
   // Turns still open when the page goes away were abandoned by the user, not dropped. Registered
   // before the sink attaches, so a sink flushing on `pagehide` sends those turns too.
-  if (typeof addEventListener === 'function') {
-    addEventListener('pagehide', () => recorder.abandonAll('page unload'));
-  }
+  globalThis.addEventListener?.('pagehide', () => recorder.abandonAll('page unload'));
   recorder._guard(() => options.sink?.attach?.(monitor));
   return monitor;
 }

@@ -15,7 +15,8 @@ function count(v: unknown): number | undefined {
  * counts read from the wire to it.
  */
 export function normalize(c: Classification, out: MessageInfo = verdict): MessageInfo {
-  const o = typeof c === 'object' && c !== null ? c : undefined;
+  // null passes as an object here: it has no kind (noise) and no fields, as `o ?` and `o?.` read it.
+  const o = typeof c === 'object' ? c : undefined;
   const k = o ? o.kind : c;
   out.kind = (KINDS as readonly unknown[]).includes(k) ? (k as MessageInfo['kind']) : 'noise';
   out.tokens = count(o?.tokens);

@@ -65,15 +65,15 @@ export function createFramer(
   };
 
   /**
-   * Bytes [from, to) of `chunk` belong to the current line; `complete` when a line end follows. A
-   * line over the cap is skipped, whether or not its end is in sight, so the outcome does not depend
-   * on how the body was chunked.
+   * Bytes [from, to) of `chunk` belong to the current line (none without a chunk); `complete` when a
+   * line end follows. A line over the cap is skipped, whether or not its end is in sight, so the
+   * outcome does not depend on how the body was chunked.
    */
-  const take = (chunk: Uint8Array, from: number, to: number, complete?: boolean) => {
+  const take = (chunk: Uint8Array | undefined, from: number, to: number, complete?: boolean) => {
     lineBytes += to - from;
     const over = lineBytes > maxLineBytes;
     if (over) line = '';
-    else line += decoder.decode(chunk.subarray(from, to), STREAM);
+    else line += decoder.decode(chunk?.subarray(from, to), STREAM);
     if (complete) {
       const l = line;
       const bytes = lineBytes;
@@ -106,7 +106,7 @@ export function createFramer(
 
     end() {
       line += decoder.decode();
-      if (lineBytes) take(new Uint8Array(), 0, 0, true);
+      if (lineBytes) take(undefined, 0, 0, true);
       // The spec discards an event that lacks its closing blank line at the end of the stream. A
       // monitor should not: the server ended the body cleanly after sending the data (some servers
       // omit the last blank line, e.g. after `data: [DONE]`), and lenient client parsers hand such

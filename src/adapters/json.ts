@@ -27,10 +27,8 @@ export interface JsonAdapterOptions<M> {
 export function json<M extends object = Record<string, unknown>>(options: JsonAdapterOptions<M>): Adapter {
   rejectUnknown(options, [...KINDS, 'typeField', 'tokens', 'audioMs'], 'earshot: adapters.json');
   const field = options.typeField ?? 'type';
-  const kinds = new Map<unknown, MessageKind>();
-  for (const kind of KINDS) {
-    for (const type of options[kind] ?? []) kinds.set(type, kind);
-  }
+  // Built from entries: a type listed under two kinds takes the later one.
+  const kinds = new Map<unknown, MessageKind>(KINDS.flatMap((kind) => (options[kind] ?? []).map((type) => [type, kind] as const)));
   return {
     name: 'json',
     received(data) {

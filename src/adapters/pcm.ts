@@ -1,4 +1,5 @@
 import type { Adapter } from '../core/types';
+import { isCount } from '../core/options';
 import { info } from './wire';
 
 export interface PcmOptions {
@@ -17,7 +18,7 @@ export interface PcmOptions {
  */
 export function pcm({ sampleRate, channels = 1, format = 'int16' }: PcmOptions): Adapter {
   const bytesPerMs = (sampleRate * channels * (format === 'float32' ? 4 : 2)) / 1000;
-  if (!(bytesPerMs > 0 && bytesPerMs < Infinity)) {
+  if (!isCount(bytesPerMs) || !bytesPerMs) {
     throw new RangeError(`earshot: pcm needs sampleRate and channels > 0 (got ${sampleRate}, ${channels})`);
   }
   return {

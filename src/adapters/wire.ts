@@ -20,8 +20,7 @@ export type Json = Record<string, any>;
  * no buffer, gives an empty view).
  */
 export function parseJson(data: WireData): Json | undefined {
-  const v = data as Json;
-  const first = typeof data === 'string' ? data.charCodeAt(0) : new Uint8Array(v.buffer ?? v, v.byteOffset)[0];
+  const first = typeof data === 'string' ? data.charCodeAt(0) : new Uint8Array((data as Json).buffer ?? data, (data as Json).byteOffset)[0];
   if (first === 123) {
     try {
       return JSON.parse(text(data)!) as Json;

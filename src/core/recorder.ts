@@ -80,7 +80,7 @@ export class Recorder {
   /** Releases of ended turns whose report waits for their audio to be heard. */
   readonly _held = new Set<() => void>();
 
-  constructor(options: RecorderOptions = {}) {
+  constructor(options: RecorderOptions) {
     Object.assign(this, {
       _options: options,
       now: options.now ?? (() => performance.now()),
@@ -90,15 +90,15 @@ export class Recorder {
       _chunkTimes: options.chunkTimes ?? 0,
       _deadlineMs: options.deadlineMs ?? 0,
     });
-    this.manual = new ConnectionRecord(this, 'manual', 'manual', undefined, this.now());
+    this.manual = new ConnectionRecord(this, 'manual', 'manual');
   }
 
   /** Open a connection (one WebSocket, fetch body or peer connection). */
   connection(transport: Transport, url?: string): ConnectionRecord {
     // Ids count up with the counters: the nth connection opened is `c<n>`, the nth turn started `t<n>`.
-    const c = new ConnectionRecord(this, `c${++this._connections.opened}`, transport, url, this.now());
+    const c = new ConnectionRecord(this, `c${++this._connections.opened}`, transport, url);
     this._live.add(c);
-    if (this._live.size > this._peak) this._peak = this._live.size;
+    this._peak = Math.max(this._peak, this._live.size);
     c.traceparent = this._hook('start', c.id, undefined, url, c.openedAt);
     return c;
   }
@@ -145,15 +145,16 @@ export class Recorder {
   }
 
   _turnEnded(report: TurnReport): void {
+    const s = this._sketches;
     this._turns[report.outcome]++;
     // Sketch.add ignores undefined: a turn without a value for a metric adds nothing to it.
-    this._sketches.ttfb.add(report.ttfbMs!);
-    this._sketches.ttft.add(report.ttftMs!);
-    this._sketches.ttfa.add(report.ttfaMs!);
-    if (report.outcome === 'complete') this._sketches.e2e.add(report.e2eMs!);
-    this._sketches.tpot.add(report.tpotMs!);
-    if (report.itl.count > 0) this._sketches.jitter.add(report.itl.stddev);
-    this._sketches.rtf.add(report.rtf!);
+    s.ttfb.add(report.ttfbMs!);
+    s.ttft.add(report.ttftMs!);
+    s.ttfa.add(report.ttfaMs!);
+    if (report.outcome === 'complete') s.e2e.add(report.e2eMs!);
+    s.tpot.add(report.tpotMs!);
+    if (report.itl.count) s.jitter.add(report.itl.stddev);
+    s.rtf.add(report.rtf!);
     if (report.outcome !== 'abandoned') {
       if (report.slo.good) this._turns.good++;
       else this._bad[report.slo.category!]++;
@@ -171,9 +172,8 @@ export class Recorder {
   }
 
   private _emit<T>(callback: ((value: T) => void) | undefined, value: T): void {
-    if (!callback) return;
     try {
-      callback(value);
+      callback?.(value);
     } catch (error) {
       // The app's callback failed: its error is its own, so surface it without breaking the recorder.
       if (this._options.onError) this._options.onError(error);
@@ -227,9 +227,9 @@ export class ConnectionRecord {
   declare readonly url: string | undefined;
   declare readonly openedAt: number;
 
-  // Declared fields, assigned at once (see Recorder).
-  constructor(recorder: Recorder, id: string, transport: Transport, url: string | undefined, openedAt: number) {
-    Object.assign(this, { _recorder: recorder, id, transport, url, openedAt });
+  // Declared fields, assigned at once (see Recorder). A connection opens when it is created.
+  constructor(recorder: Recorder, id: string, transport: Transport, url?: string) {
+    Object.assign(this, { _recorder: recorder, id, transport, url, openedAt: recorder.now() });
   }
 
   /** Start a turn at `t0`; a turn still open on this connection is ended as complete first. */
@@ -322,7 +322,8 @@ export class TurnRecord {
   /** W3C traceparent of the turn's span, when a sink traces. */
   declare traceparent: string | undefined;
   declare _ended: boolean | undefined;
-  private _t0 = 0;
+  /** Set by `start`, which every path to a report goes through first. */
+  private declare _t0: number;
   private declare _firstByte: number | undefined;
   private declare _lastByte: number | undefined;
   private declare _firstContent: number | undefined;
@@ -336,7 +337,6 @@ export class TurnRecord {
   private _tokensEstimated = false;
   private declare _usageTokens: number | undefined;
   private _audioMs = 0;
-  private _gapCount = 0;
   private _gapMean = 0;
   private _gapM2 = 0;
   private _stalls = 0;
@@ -347,18 +347,23 @@ export class TurnRecord {
   /** The app's verdict on a bad result: its category and reason. */
   private declare _verdict: ['quality' | 'configuration', string | undefined] | undefined;
 
-  constructor(readonly _connection: ConnectionRecord) {}
+  declare readonly _connection: ConnectionRecord;
+
+  constructor(connection: ConnectionRecord) {
+    this._connection = connection;
+  }
 
   /** The request left at `at`: t0. Only the first call counts; a turn still open on the connection completes. */
   start(at = this._connection._recorder.now()): this {
-    if (this.id === undefined) {
+    if (!this.id) {
       const c = this._connection;
       const recorder = c._recorder;
       c._current?._finish('complete', at);
       c._current = this;
       c._turns++;
       this._t0 = at;
-      if (recorder._chunkTimes > 0) this._chunkTimes = [];
+      // Validated as a count: 0 keeps none.
+      if (recorder._chunkTimes) this._chunkTimes = [];
       if (recorder._deadlineMs) this._watch(recorder._deadlineMs);
       this.id = `t${++recorder._turns.started}`;
       this.traceparent = recorder._hook('start', this.id, c === recorder.manual ? undefined : c.id, c.url, at);
@@ -396,8 +401,7 @@ export class TurnRecord {
    */
   content(tokens?: number, audioMs?: number, at?: number): void {
     if (this._ended) return;
-    at = this._at(at);
-    this.byte(at);
+    this.byte((at = this._at(at)));
     const recorder = this._connection._recorder;
     recorder._lastContent = this;
     const last = this._lastContent;
@@ -407,9 +411,9 @@ export class TurnRecord {
       this._itl.add(gap);
       // Fed to the session-wide ITL sketch as it happens.
       recorder._sketches.itl.add(gap);
-      // Welford's running variance: exact σ of the gaps without keeping them.
+      // Welford's running variance: exact σ of the gaps without keeping them. Gap n comes with chunk n + 1.
       const delta = gap - this._gapMean;
-      this._gapMean += delta / ++this._gapCount;
+      this._gapMean += delta / this._chunks;
       this._gapM2 += delta * (gap - this._gapMean);
       if (gap > recorder._stallMs) this._stalls++;
     }
@@ -425,7 +429,8 @@ export class TurnRecord {
       this._audioMs += audioMs!;
       this._lastAudio = at;
     }
-    if (this._chunkTimes && this._chunkTimes.length < recorder._chunkTimes) this._chunkTimes.push(at);
+    // Without a list, the comparison with undefined is false.
+    if (this._chunkTimes?.length! < recorder._chunkTimes) this._chunkTimes!.push(at);
   }
 
   /** The server's own count of output tokens for the whole turn (`usage`). */
@@ -484,8 +489,10 @@ export class TurnRecord {
     const c = this._connection;
     const recorder = c._recorder;
     if (c._current === this) c._current = undefined;
-    // Built when it goes out: a heard time that comes while the report waits is in it.
-    const send = () => {
+    // Released once: at once, or by the heard time, the wait running out or the page going away. The
+    // report is built when it goes out: a heard time that comes while it waits is in it.
+    const release = () => {
+      if (!recorder._held.delete(release)) return;
       const t0 = this._t0;
       const tokens = this._usageTokens ?? this._tokens;
       const since = (t: number | undefined) => (t === undefined ? undefined : t - t0);
@@ -501,16 +508,16 @@ export class TurnRecord {
         ttfaMs: since(this._heard),
         ttfdMs: since(this._shown),
         e2eMs: (this._lastByte ?? now) - t0,
-        // The last content time is set whenever the first is.
-        tpotMs: this._firstContent !== undefined && tokens > 1 ? (this._lastContent! - this._firstContent) / (tokens - 1) : undefined,
+        // Content times are set from the first chunk on, and a media end from the first audio.
+        tpotMs: this._chunks && tokens > 1 ? (this._lastContent! - this._firstContent!) / (tokens - 1) : undefined,
         tokens,
         tokensEstimated: this._usageTokens === undefined && this._tokensEstimated,
         chunks: this._chunks,
         audioMs: this._audioMs,
-        rtf: this._lastAudio !== undefined ? (this._lastAudio - t0) / this._audioMs : undefined,
+        rtf: this._audioMs ? (this._lastAudio! - t0) / this._audioMs : undefined,
         itl: {
           ...this._itl.distribution(),
-          stddev: this._gapCount > 0 ? Math.sqrt(this._gapM2 / this._gapCount) : 0,
+          stddev: this._chunks > 1 ? Math.sqrt(this._gapM2 / (this._chunks - 1)) : 0,
           stalls: this._stalls,
         },
         outcome,
@@ -522,12 +529,8 @@ export class TurnRecord {
       report.slo = evaluateSlo(report, recorder._slo, this._verdict?.[0]);
       recorder._turnEnded(report);
     };
-    if (!this._awaitingAudio || this._heard !== undefined || outcome === 'abandoned') return send();
-    // Released once: by the heard time, the wait running out, or the page going away.
-    const release = () => {
-      if (recorder._held.delete(release)) send();
-    };
     recorder._held.add((this._release = release));
-    setTimeout(release, AUDIO_WAIT_MS);
+    if (!this._awaitingAudio || this._heard !== undefined || outcome === 'abandoned') release();
+    else setTimeout(release, AUDIO_WAIT_MS);
   }
 }

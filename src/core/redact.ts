@@ -22,6 +22,6 @@ export function redactUrl(url: string, secrets: readonly string[] = SECRET_PARAM
       const pattern = p.toLowerCase();
       return pattern.endsWith('*') ? lower.startsWith(pattern.slice(0, -1)) : lower === pattern;
     });
-    return secret ? `${head}REDACTED` : pair;
+    return secret ? head + 'REDACTED' : pair;
   });
 }

@@ -32,12 +32,8 @@ export class Sketch {
   #max = -Infinity;
   #zero = 0;
   #offset = 0;
-  #bins: Float64Array | undefined;
-
-  /** Bins allocated (for tests and diagnostics): at most 1280. */
-  get capacity(): number {
-    return this.#bins?.length ?? 0;
-  }
+  /** The bins allocated, at most 1280 (read by tests). */
+  declare _bins: Float64Array | undefined;
 
   add(value: number): void {
     // Negative, NaN, infinite and non-number values are not latencies: ignored.
@@ -49,8 +45,9 @@ export class Sketch {
     if (value <= ZERO_THRESHOLD) this.#zero++;
     else {
       const i = value > 2 ** 30 ? MAX_INDEX : Math.ceil(Math.log2(value) * PER_OCTAVE) - 1;
-      let bins = this.#bins;
-      if (!bins || i < this.#offset || i >= this.#offset + bins.length) bins = this.#grow(i);
+      let bins = this._bins;
+      // A typed array reads undefined outside its bounds: the window does not hold bucket i yet.
+      if (bins?.[i - this.#offset] === undefined) bins = this.#grow(i);
       bins[i - this.#offset]++;
     }
   }
@@ -60,7 +57,7 @@ export class Sketch {
     const rank = q * (this.#count - 1);
     let seen = this.#zero;
     let rep = 0; // the zero bucket's, clamped to min below
-    const bins = this.#bins;
+    const bins = this._bins;
     if (bins && seen <= rank) {
       for (let k = 0; k < bins.length; k++) {
         if ((seen += bins[k]) > rank) {
@@ -90,7 +87,7 @@ export class Sketch {
 
   /** Widens the window to include index i: doubles (at least) toward i; the first window is centred on i. */
   #grow(i: number): Float64Array {
-    const old = this.#bins;
+    const old = this._bins;
     const lo = old ? this.#offset : i;
     const hi = old ? lo + old.length - 1 : i;
     let size = old ? old.length * 2 : FIRST_BINS;
@@ -101,6 +98,6 @@ export class Sketch {
     const bins = new Float64Array(size);
     if (old) bins.set(old, lo - offset);
     this.#offset = offset;
-    return (this.#bins = bins);
+    return (this._bins = bins);
   }
 }

@@ -23,7 +23,7 @@ export function observeResponse(
   let chunkTime = connection._recorder.now();
   connection._current?.byte(chunkTime);
   if (!response.ok || !response.body) {
-    if (!response.ok) connection._current?.fail(`HTTP ${response.status}`, chunkTime);
+    if (!response.ok) connection._current?.fail('HTTP ' + response.status, chunkTime);
     connection.close('clean', chunkTime);
     return response;
   }
