@@ -4,7 +4,8 @@
  * - chunks/s through a raw fetch body vs an instrumented one;
  * - heap growth of one session carrying 1M content chunks.
  * Raw and instrumented runs alternate, so drift on a shared machine hits both; the ratio is the
- * median of per-round ratios.
+ * median of per-round ratios. `BASELINE=<path to an earlier build's earshot.js>` adds that build's
+ * WebSocket to each round, to set a change against the code before it in one run.
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -20,13 +21,15 @@ const PAGE_CHUNKS = 100_000;
 const DISPATCHES = 1_000_000;
 const HEAP_CHUNKS = 1_000_000;
 const root = join(import.meta.dirname, '..');
+const BASELINE = process.env.BASELINE;
 
 const PAGE = `<!doctype html><meta charset="utf-8"><script type="module">
 import { createMonitor } from '/dist/earshot.js';
 const monitor = createMonitor();
+const baseline = await import('/baseline/earshot.js').then((m) => m.createMonitor(), () => undefined);
 const wsUrl = (n) => 'ws://' + location.host + '/ws?n=' + n;
 window.wsRun = (instrumented, n) => new Promise((resolve, reject) => {
-  const ws = instrumented ? monitor.websocket(wsUrl(n)) : new WebSocket(wsUrl(n));
+  const ws = instrumented === 'baseline' ? baseline.websocket(wsUrl(n)) : instrumented ? monitor.websocket(wsUrl(n)) : new WebSocket(wsUrl(n));
   let count = 0, start = 0, chars = 0;
   ws.onopen = () => { start = performance.now(); ws.send('go'); };
   // Like any app, the handler reads each message's data.
@@ -94,6 +97,8 @@ function startServer() {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+    } else if (url.pathname === '/baseline/earshot.js' && BASELINE) {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(BASELINE));
     } else if (url.pathname === '/dist/earshot.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(root, 'dist/earshot.js')));
     } else if (url.pathname === '/chunks') {
@@ -136,7 +141,7 @@ function startServer() {
 }
 
 interface BenchPage {
-  wsRun(instrumented: boolean, n: number): Promise<number>;
+  wsRun(instrumented: boolean | 'baseline', n: number): Promise<number>;
   fetchRun(instrumented: boolean, n: number): Promise<{ ms: number; reads: number }>;
   pageBodyRun(instrumented: boolean, n: number): Promise<number>;
   dispatchRun(instrumented: boolean, n: number): number;
@@ -153,21 +158,43 @@ async function main() {
   await page.goto(server.origin);
   await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready);
 
+  // The renderer's CPU time (main thread, and the whole process at 10 ms resolution), which the
+  // machine's other load does not stretch as it stretches wall time.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable', { timeDomain: 'threadTicks' });
+  const cpu = async () => {
+    const { metrics } = await cdp.send('Performance.getMetrics');
+    const value = (name: string) => metrics.find((m) => m.name === name)!.value;
+    return { thread: value('ThreadTime'), process: value('ProcessTime'), script: value('ScriptDuration') };
+  };
   const ws = { raw: [] as number[], inst: [] as number[], ratios: [] as number[] };
+  const wsCpu = { raw: [] as number[], inst: [] as number[], ratios: [] as number[], process: [] as number[], scriptRaw: [] as number[], scriptInst: [] as number[] };
   const body = { raw: [] as number[], inst: [] as number[], ratios: [] as number[] };
   const reads: number[] = [];
   const pageBody = { raw: [] as number[], inst: [] as number[], ratios: [] as number[] };
   const dispatch = { raw: [] as number[], inst: [] as number[] };
+  const base = { rate: [] as number[], ratios: [] as number[], thread: [] as number[], script: [] as number[] };
+  /** One WebSocket run: its messages/s and the renderer's CPU per message. */
+  const measureWs = async (mode: boolean | 'baseline') => {
+    const before = await cpu();
+    const ms = await page.evaluate(([i, n]) => (window as unknown as BenchPage).wsRun(i, n), [mode, WS_MESSAGES] as const);
+    const after = await cpu();
+    const perMessage = (key: keyof typeof after) => ((after[key] - before[key]) * 1e6) / WS_MESSAGES;
+    return { rate: WS_MESSAGES / (ms / 1000), thread: perMessage('thread'), process: perMessage('process'), script: perMessage('script') };
+  };
   // One untimed warm-up of each path.
   await page.evaluate((n) => Promise.all([(window as unknown as BenchPage).wsRun(false, n), (window as unknown as BenchPage).wsRun(true, n)]), 10_000);
+  if (BASELINE) await page.evaluate((n) => (window as unknown as BenchPage).wsRun('baseline', n), 10_000);
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? [false, true] : [true, false];
     const pageRate: Record<string, number> = {};
     const wsRate: Record<string, number> = {};
     const bodyRate: Record<string, number> = {};
+    const wsCpuUs: Record<string, { thread: number; process: number; script: number }> = {};
     for (const instrumented of order) {
-      const ms = await page.evaluate(([i, n]) => (window as unknown as BenchPage).wsRun(i, n), [instrumented, WS_MESSAGES] as const);
-      wsRate[String(instrumented)] = WS_MESSAGES / (ms / 1000);
+      const w = await measureWs(instrumented);
+      wsRate[String(instrumented)] = w.rate;
+      wsCpuUs[String(instrumented)] = w;
       const f = await page.evaluate(([i, n]) => (window as unknown as BenchPage).fetchRun(i, n), [instrumented, FETCH_CHUNKS] as const);
       // Reads coalesce differently run to run; the body is the same, so time it whole.
       bodyRate[String(instrumented)] = FETCH_CHUNKS / (f.ms / 1000);
@@ -177,9 +204,22 @@ async function main() {
       const dispatchMs = await page.evaluate(([i, n]) => (window as unknown as BenchPage).dispatchRun(i, n), [instrumented, DISPATCHES] as const);
       dispatch[instrumented ? 'inst' : 'raw'].push((dispatchMs * 1000) / DISPATCHES);
     }
+    if (BASELINE) {
+      const b = await measureWs('baseline');
+      base.rate.push(b.rate);
+      base.ratios.push(b.rate / wsRate.false);
+      base.thread.push(b.thread);
+      base.script.push(b.script);
+    }
     ws.raw.push(wsRate.false);
     ws.inst.push(wsRate.true);
     ws.ratios.push(wsRate.true / wsRate.false);
+    wsCpu.raw.push(wsCpuUs.false.thread);
+    wsCpu.inst.push(wsCpuUs.true.thread);
+    wsCpu.ratios.push(wsCpuUs.false.thread / wsCpuUs.true.thread);
+    wsCpu.process.push(wsCpuUs.false.process / wsCpuUs.true.process);
+    wsCpu.scriptRaw.push(wsCpuUs.false.script);
+    wsCpu.scriptInst.push(wsCpuUs.true.script);
     body.raw.push(bodyRate.false);
     body.inst.push(bodyRate.true);
     body.ratios.push(bodyRate.true / bodyRate.false);
@@ -189,7 +229,6 @@ async function main() {
   }
 
   // Heap: one turn of 1M content chunks; GC'd heap after the first 1000 vs after all of them.
-  const cdp = await page.context().newCDPSession(page);
   const heapUsed = async () => {
     await cdp.send('HeapProfiler.collectGarbage');
     return (await cdp.send('Runtime.getHeapUsage')).usedSize;
@@ -210,6 +249,17 @@ async function main() {
   console.log(`Chromium ${browser.version()}, ${ROUNDS} alternating rounds, medians\n`);
   console.log('| path | raw | instrumented | instrumented / raw |\n| --- | --- | --- | --- |');
   console.log(rows.join('\n'));
+  if (BASELINE) {
+    console.log(
+      `\nWebSocket through the baseline build (${BASELINE}): ${fmt(median(base.rate))} msg/s, ${median(base.ratios).toFixed(3)}× raw ` +
+        `(per round ${base.ratios.map((r) => r.toFixed(3)).join(' ')}); main thread ${median(base.thread).toFixed(2)} µs, script ${median(base.script).toFixed(2)} µs per message`,
+    );
+  }
+  console.log(
+    `\nWebSocket, the renderer's CPU per message: main thread ${median(wsCpu.raw).toFixed(2)} µs raw, ${median(wsCpu.inst).toFixed(2)} µs instrumented: ` +
+      `the page can read ${median(wsCpu.ratios).toFixed(3)}× as many messages a second through earshot (per round ${wsCpu.ratios.map((r) => r.toFixed(3)).join(' ')}); ` +
+      `whole renderer process ${median(wsCpu.process).toFixed(3)}×; script ${median(wsCpu.scriptRaw).toFixed(2)} µs raw, ${median(wsCpu.scriptInst).toFixed(2)} µs instrumented`,
+  );
   console.log(`\nper-round ratios: ws ${ws.ratios.map((r) => r.toFixed(3)).join(' ')}; fetch ${body.ratios.map((r) => r.toFixed(3)).join(' ')}; page body ${pageBody.ratios.map((r) => r.toFixed(3)).join(' ')}`);
   // What earshot adds to each message, against what a message costs the page over loopback.
   const addedUs = median(dispatch.inst) - median(dispatch.raw);
