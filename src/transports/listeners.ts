@@ -35,16 +35,19 @@ export function readInAppListeners(target: EventTarget, read: (event: MessageEve
   };
   // `onmessage` as the browser keeps it: one listener, added when the handler is set, removed when
   // it is cleared, and in between calling whichever handler is set, in the same place.
+  let wrapped: EventListener | null = null;
   const handler = function (this: EventTarget, event: Event) {
-    return wrap(onmessage)!.call(this, event);
+    return wrapped!.call(this, event);
   };
   Object.defineProperty(target, 'onmessage', {
     configurable: true,
     get: () => onmessage,
     set(this: EventTarget, listener: unknown) {
-      const was = onmessage;
       onmessage = typeof listener === 'function' ? (listener as EventListener) : null;
-      if (!was !== !onmessage) (onmessage ? add : remove).call(this, 'message', handler);
+      // `wrapped` is still the previous handler's: added or removed as the handler comes or goes.
+      if (!wrapped !== !onmessage) (onmessage ? add : remove).call(this, 'message', handler);
+      // Looked up once here, not on every message.
+      wrapped = wrap(onmessage);
     },
   });
   return add;

@@ -355,12 +355,11 @@ class Peer implements PeerObservation {
       const before = monitor.activeTurn();
       // Stamped once classified, as on a WebSocket: right before the app's code gets the message.
       connection.received(e.data as WireData);
-      const at = performance.now();
       const after = monitor.activeTurn();
-      // Content of the turn already known, the common case, needs nothing more.
+      // Content of the turn already known, the common case, needs nothing more (not even the clock).
       if (after === before && after) return;
       try {
-        self.#afterMessage(state, before, after, at);
+        self.#afterMessage(state, before, after, performance.now());
       } catch (error) {
         self.#error(error);
       }
