@@ -8,9 +8,10 @@
  * Timing, against two references:
  *  1. Truth: the app's own stamps of the same events, in the same page on the same clock (its first
  *     message listener on the very socket earshot observes; right after each body read() resolves;
- *     right before send()/fetch()). t0 within T0_MAX_MS; ITL: median within TRUTH_MEDIAN_MS (one tick
- *     of the coarse clock), every sample within TRUTH_MAX_MS (DESIGN.md's bar) but for the two that
- *     one preemption between earshot's stamp and the app's displaces; TTFT within TRUTH_MAX_MS.
+ *     right before send()/fetch()). t0 within T0_MAX_MS; every ITL sample within TRUTH_MAX_MS
+ *     (DESIGN.md's bar: earshot stamps right before the app's code and records after it, so the two
+ *     stamps fall within one tick of either clock); TTFT within TRUTH_MAX_MS and one tick (its two
+ *     ends are stamped on ticks, and the 100 µs clock's can each fall one tick apart).
  *  2. Network: the server's actual send times (its log) and its script; medians within 3 ms, every
  *     sample within 15 ms of the send gaps and 25 ms of the script.
  * On two cores shared by Chromium's renderer and network service, the server, a second worker and
@@ -43,8 +44,7 @@ import type { FetchRunOptions } from './pages/harness';
 import { parseGaps } from './script';
 
 const T0_MAX_MS = 0.1;
-const TRUTH_MEDIAN_MS = 0.1;
-const TRUTH_MAX_MS = 1;
+const TRUTH_MAX_MS = 0.1;
 const SENT_TOL_MS = 15;
 const SENT_MEDIAN_MS = 3;
 const SCRIPT_TOL_MS = 25;
@@ -127,7 +127,7 @@ class Misses {
 }
 
 /** earshot against the app's own stamps of the same events. */
-function checkTruth(o: Observed, turn: TurnReport): { misses: string[]; figures: string } {
+function checkTruth(o: Observed, turn: TurnReport, tickMs: number): { misses: string[]; figures: string } {
   const m = new Misses(o.label);
   const times = turn.chunkTimes ?? [];
   const sdkItl = diffs(times);
@@ -136,12 +136,9 @@ function checkTruth(o: Observed, turn: TurnReport): { misses: string[]; figures:
   m.bound('t0, earshot - app', t0Diff, T0_MAX_MS);
   const vsRaw = abs(minus(sdkItl, rawItl));
   const rawTable = table(['sdk', 'raw'], sdkItl, rawItl);
-  m.bound('ITL vs app, median |diff|', median(vsRaw), TRUTH_MEDIAN_MS, rawTable);
-  // One preemption between earshot's stamp of a chunk and the app's moves two ITL samples.
-  const third = [...vsRaw].sort((a, b) => b - a)[2] ?? 0;
-  m.bound('ITL vs app, third-worst |diff|', third, TRUTH_MAX_MS, rawTable);
+  m.bound('ITL vs app, worst |diff|', worst(vsRaw), TRUTH_MAX_MS, rawTable);
   const ttftDiff = (turn.ttftMs ?? NaN) - (o.raw[0] - o.rawT0);
-  m.bound('TTFT vs app, |diff|', Math.abs(ttftDiff), TRUTH_MAX_MS);
+  m.bound('TTFT vs app, |diff|', Math.abs(ttftDiff), TRUTH_MAX_MS + tickMs);
   const behind = minus(o.raw, times);
   return {
     misses: m.list,
@@ -305,7 +302,7 @@ interface Attempt {
 }
 
 /** One attempt: the run through earshot between two native control runs of the same scenario. */
-async function attempt(page: Page, scenario: Scenario): Promise<Attempt> {
+async function attempt(page: Page, scenario: Scenario, tickMs: number): Promise<Attempt> {
   await serverLoopDelayMs(page);
   const before = await scenario.run(page, scenario.gaps, false);
   const observed = await scenario.run(page, scenario.gaps, true);
@@ -319,7 +316,7 @@ async function attempt(page: Page, scenario: Scenario): Promise<Attempt> {
     expect(o.turn, `${o.label}: no turn report`).toBeDefined();
     if (!o.turn) return;
     checkExact(o, o.turn);
-    const truth = checkTruth(o, o.turn);
+    const truth = checkTruth(o, o.turn, tickMs);
     const network = checkNetwork(o.label, o, o.turn.chunkTimes ?? [], o.turn.ttftMs ?? NaN);
     const native = [before[i], after[i]].map((c) => checkNetwork(`${c.label} (native control)`, c, c.raw, c.raw[0] - c.rawT0));
     truthMisses.push(...truth.misses);
@@ -352,7 +349,7 @@ for (const coi of [true, false]) {
         const attempts: Attempt[] = [];
         const met = (): boolean => attempts.some((a) => a.truthMet) && attempts.some((a) => a.network === 'pass');
         for (let run = 1; run <= MAX_RUNS && !met(); run++) {
-          const a = await attempt(page, scenario);
+          const a = await attempt(page, scenario, coi ? 0.005 : 0.1);
           attempts.push(a);
           console.log(`[${coi ? 'coi' : 'default'}] run ${run} ${a.report}`);
         }

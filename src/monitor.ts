@@ -31,6 +31,13 @@ export interface ObservedConnection {
   sent(data: WireData, at?: number): ManualTurn | undefined;
   /** A message arrived. */
   received(data: WireData, at?: number): void;
+  /**
+   * A message reaches the app's code now (call it right before that code, e.g. in the app's
+   * listener): stamped now, and recorded in the microtask after that code, or before when anything
+   * reads the monitor's turns, so that earshot's own work is not between its stamp and the app's.
+   * `then(at)` runs after the record.
+   */
+  arriving(data: WireData, then?: (at: number) => void): void;
   /** The connection ended; a turn still open ends with it. */
   close(outcome: ConnectionReport['outcome'], at?: number, reason?: string, code?: number): void;
 }
@@ -196,7 +203,10 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
 
     turn: () => new TurnRecord(recorder.manual),
     connection: connect,
-    activeTurn: () => (recorder._lastContent?._ended ? undefined : recorder._lastContent),
+    activeTurn() {
+      recorder._settle();
+      return recorder._lastContent?._ended ? undefined : recorder._lastContent;
+    },
     summary: () => recorder.summary(),
     takePeak: () => recorder.takePeak(),
 

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMonitor, type TurnReport } from '../src/index';
+import { stubStreamingFetch } from './fixtures/body';
 
 describe('deadlineMs', () => {
   beforeEach(() => {
@@ -56,20 +57,16 @@ describe('deadlineMs', () => {
 
   it("covers the monitor's own fetch turns: a body that stops coming fails its turn, the app's read goes on", async () => {
     const { monitor, turns } = setup();
-    let push: ((chunk: string) => void) | undefined;
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        push = (chunk) => controller.enqueue(new TextEncoder().encode(chunk));
-      },
-    });
-    vi.stubGlobal('fetch', async () => new Response(body));
+    const { push } = stubStreamingFetch();
     try {
       const reader = (await monitor.fetch('https://api.example/stream')).body!.getReader();
-      push!('one');
+      push('one');
       expect(new TextDecoder().decode((await reader.read()).value)).toBe('one');
+      // earshot records the chunk in the microtask after the app's code that its read resumed.
+      await null;
       vi.advanceTimersByTime(1000);
       expect(turns.map((t) => [t.transport, t.outcome, t.chunks, t.reason])).toEqual([['fetch', 'error', 1, 'deadline: no reply for 1000 ms']]);
-      push!('two');
+      push('two');
       expect(new TextDecoder().decode((await reader.read()).value)).toBe('two');
       expect(turns).toHaveLength(1);
     } finally {

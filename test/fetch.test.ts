@@ -1,8 +1,9 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { adapters, createMonitor, type TurnReport } from '../src/index';
 import { defineSlo } from '../src/slo';
+import { stubStreamingFetch } from './fixtures/body';
 
 /** Scripted responses: each route writes its parts with the given gaps. */
 const routes: Record<string, (res: ServerResponse) => void> = {
@@ -141,6 +142,27 @@ describe('monitor.fetch in Node', () => {
     await reader.read();
     await reader.cancel();
     expect(turns[0]).toMatchObject({ outcome: 'abandoned', reason: 'cancelled by the app' });
+  });
+
+  it("stamps a chunk right before the app's code gets it and records it after, unless the app reads turns first", async () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const { push } = stubStreamingFetch();
+    try {
+      const { monitor, turns } = monitored();
+      const reader = (await monitor.fetch('https://api.example/stream')).body!.getReader();
+      vi.advanceTimersByTime(7);
+      push('one');
+      await reader.read();
+      // The app's code its read resumed, 2 ms on: earshot's work waits; reading turns does it first,
+      // with the stamp taken before that code.
+      vi.advanceTimersByTime(2);
+      expect(monitor.activeTurn()).toBeDefined();
+      await reader.cancel();
+      expect(turns.map((t) => [t.outcome, t.chunks, t.chunkTimes])).toEqual([['abandoned', 1, [7]]]);
+    } finally {
+      vi.unstubAllGlobals();
+      vi.useRealTimers();
+    }
   });
 
   it('fails a turn on an HTTP error status and returns the response untouched', async () => {

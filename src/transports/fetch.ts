@@ -11,7 +11,7 @@ function bodyAdapter(contentType: string | null): AdapterLike | undefined {
 /**
  * The response arrived (its first byte): an error status fails the turn, and a body is observed.
  * Returns a real Response whose body is read through earshot: each chunk is timed when the app's
- * read receives it (a pull source with no read-ahead), classified, then handed over unchanged.
+ * read receives it (a pull source with no read-ahead), handed over unchanged, then classified.
  * `signal` tells an app abort (abandoned) from a network failure (dropped); see `requestFailed`.
  */
 export function observeResponse(
@@ -20,7 +20,8 @@ export function observeResponse(
   signal: AbortSignal | null | undefined,
   adapter: AdapterLike | undefined,
 ): Response {
-  let chunkTime = connection._recorder.now();
+  const recorder = connection._recorder;
+  let chunkTime = recorder.now();
   connection._current?.byte(chunkTime);
   if (!response.ok || !response.body) {
     if (!response.ok) connection._current?.fail('HTTP ' + response.status, chunkTime);
@@ -37,10 +38,10 @@ export function observeResponse(
           framing,
           (data, event) => {
             connection._ctx.event = event;
-            connection.received(data);
+            connection.received(data, chunkTime);
           },
           // The app reads the line; earshot cannot: said, not silently gone. (`RangeError()` is `new RangeError()`.)
-          (bytes) => connection._recorder._internalError(RangeError(`earshot: a line of ${bytes} bytes, over the cap, was not measured`)),
+          (bytes) => recorder._internalError(RangeError(`earshot: a line of ${bytes} bytes, over the cap, was not measured`)),
         );
   const stream = new ReadableStream<Uint8Array>(
     {
@@ -48,22 +49,24 @@ export function observeResponse(
       pull: (controller) =>
         reader.read().then(
           ({ done, value }) => {
-            chunkTime = connection._recorder.now();
-            try {
-              if (done) framer?.end();
-              else if (!framer) connection.received(value);
-              else {
-                connection._current?.byte(chunkTime);
-                framer.push(value);
+            if (done) controller.close();
+            else controller.enqueue(value);
+            // The app's read resumes in the next microtask: stamped right before it (see `_hold`).
+            recorder._hold((at) => {
+              chunkTime = at;
+              try {
+                if (done) framer?.end();
+                else if (!framer) connection.received(value, at);
+                else {
+                  connection._current?.byte(at);
+                  framer.push(value);
+                }
+              } catch (error) {
+                recorder._internalError(error);
               }
-            } catch (error) {
-              connection._recorder._internalError(error);
-            }
-            if (!done) controller.enqueue(value);
-            else {
-              connection.close('clean', chunkTime);
-              controller.close();
-            }
+            });
+            // Recorded first.
+            if (done) connection.close('clean');
           },
           (error: unknown) => {
             requestFailed(connection, signal, error);
@@ -71,7 +74,7 @@ export function observeResponse(
           },
         ),
       cancel(reason) {
-        connection.close('abandoned', connection._recorder.now(), 'cancelled by the app');
+        connection.close('abandoned', recorder.now(), 'cancelled by the app');
         return reader.cancel(reason);
       },
     },

@@ -353,16 +353,17 @@ class Peer implements PeerObservation {
     };
     const add = readInAppListeners(channel, (e) => {
       const before = monitor.activeTurn();
-      // Stamped once classified, as on a WebSocket: right before the app's code gets the message.
-      connection.received(e.data as WireData);
-      const after = monitor.activeTurn();
-      // Content of the turn already known, the common case, needs nothing more (not even the clock).
-      if (after === before && after) return;
-      try {
-        self.#afterMessage(state, before, after, performance.now());
-      } catch (error) {
-        self.#error(error);
-      }
+      // Stamped right before the app's code gets the message, recorded after it, as on a WebSocket.
+      connection.arriving(e.data as WireData, (at) => {
+        const after = monitor.activeTurn();
+        // Content of the turn already known, the common case, needs nothing more.
+        if (after === before && after) return;
+        try {
+          self.#afterMessage(state, before, after, at);
+        } catch (error) {
+          self.#error(error);
+        }
+      });
     });
     add.call(channel, 'close', () => {
       const at = performance.now();
