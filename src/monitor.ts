@@ -147,15 +147,14 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
     protocols: string | string[] | undefined,
     transportOptions?: TransportOptions,
   ) => {
+    // Protocols left out stay out, as the app called it.
+    const given = protocols === undefined ? [] : [protocols];
     const connection = recorder._guard(() => connect('websocket', String(url), transportOptions));
     const traceparent = connection?.traceparent;
-    const carried =
-      traceparent &&
-      recorder._hook('websocket', String(url), protocols === undefined ? [] : [protocols].flat(), traceparent);
+    const carried = traceparent && recorder._hook('websocket', String(url), given.flat(), traceparent);
     let ws: WebSocket;
     try {
-      // Protocols left out stay out, as the app called it.
-      ws = Reflect.construct(Native, carried || (protocols === undefined ? [url] : [url, protocols]), newTarget);
+      ws = Reflect.construct(Native, carried || [url, ...given], newTarget);
     } catch (error) {
       // The app's own mistake (a bad URL or protocol): no connection was opened.
       connection?.close('abandoned', recorder.now(), String(error));
@@ -214,10 +213,8 @@ export function createMonitor(options: MonitorOptions = {}): Monitor {
       // Patching twice would make the second patch wrap the first: keep the one in place.
       if (unpatch) return unpatch;
       const g = globalThis;
-      const previousFetch = g.fetch;
-      const PreviousWebSocket = g.WebSocket;
-      baseFetch = previousFetch;
-      BaseWebSocket = PreviousWebSocket;
+      const previousFetch = (baseFetch = g.fetch);
+      const PreviousWebSocket = (BaseWebSocket = g.WebSocket);
       const patchedFetch: typeof fetch = (input, init) => monitor.fetch(input, init, transportOptions);
       g.fetch = patchedFetch;
       // A Proxy keeps `instanceof WebSocket`, the static constants and subclassing working.

@@ -140,7 +140,12 @@ export class Recorder {
   _settle = (): void => {
     const record = this._arriving;
     this._arriving = undefined;
-    record?.(this._arrivedAt);
+    // Run from a microtask or from an app's call: a failure is earshot's, counted, never thrown.
+    try {
+      record?.(this._arrivedAt);
+    } catch (error) {
+      this._internalError(error);
+    }
   };
 
   /** Run earshot's own work so that a failure in it is counted, never thrown into the app. */
@@ -216,13 +221,13 @@ export class Recorder {
     const spent = (bad: number) => bad / valid / (1 - objective);
     return {
       turns: { ...t, open, valid },
-      goodput: valid > 0 ? t.good / valid : undefined,
+      goodput: valid ? t.good / valid : undefined,
       failedBy: { ...this._failedBy },
       connections: { ...this._connections, active: this._live.size, peak: this._peak },
-      dropRate: ended > 0 ? this._connections.dropped / ended : undefined,
+      dropRate: ended ? this._connections.dropped / ended : undefined,
       objective,
-      budgetRemaining: valid > 0 ? 1 - spent(valid - t.good) : undefined,
-      budgetSpent: valid > 0 ? (Object.fromEntries(Object.entries(this._bad).map(([k, n]) => [k, spent(n)])) as Record<SloCategory, number>) : undefined,
+      budgetRemaining: valid ? 1 - spent(valid - t.good) : undefined,
+      budgetSpent: valid ? (Object.fromEntries(Object.entries(this._bad).map(([k, n]) => [k, spent(n)])) as Record<SloCategory, number>) : undefined,
       ...(Object.fromEntries(METRICS.map((m) => [m, this._sketches[m].distribution()])) as Record<Metric, Distribution>),
     };
   }
@@ -269,7 +274,7 @@ export class ConnectionRecord {
     return this._recorder._guard(() => {
       this._recorder._settle();
       if (
-        normalize(this._adapter.sent ? this._adapter.sent(data, this._ctx) : 'request').kind === 'request' &&
+        (!this._adapter.sent || normalize(this._adapter.sent(data, this._ctx)).kind === 'request') &&
         !this._closed &&
         !(this._current && this._ctx.requireEnd)
       ) {

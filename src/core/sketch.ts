@@ -88,13 +88,14 @@ export class Sketch {
   /** Widens the window to include index i: doubles (at least) toward i; the first window is centred on i. */
   #grow(i: number): Float64Array {
     const old = this._bins;
-    const lo = old ? this.#offset : i;
-    const hi = old ? lo + old.length - 1 : i;
-    let size = old ? old.length * 2 : FIRST_BINS;
+    // Without a window, an empty one of half the first size just below i: doubled, it is centred on i.
+    const length = old?.length ?? FIRST_BINS / 2;
+    const lo = old ? this.#offset : i - length;
+    const hi = lo + length - 1;
+    let size = length * 2;
     while (size < Math.max(hi, i) - Math.min(lo, i) + 1) size *= 2;
     size = Math.min(size, MAX_BINS);
-    const start = i < lo ? hi + 1 - size : old ? lo : i - size / 2;
-    const offset = Math.min(Math.max(start, MIN_INDEX), MAX_INDEX + 1 - size);
+    const offset = Math.min(Math.max(i < lo ? hi + 1 - size : lo, MIN_INDEX), MAX_INDEX + 1 - size);
     const bins = new Float64Array(size);
     if (old) bins.set(old, lo - offset);
     this.#offset = offset;

@@ -54,15 +54,11 @@ export function observeResponse(
             // The app's read resumes in the next microtask: stamped right before it (see `_hold`).
             recorder._hold((at) => {
               chunkTime = at;
-              try {
-                if (done) framer?.end();
-                else if (!framer) connection.received(value, at);
-                else {
-                  connection._current?.byte(at);
-                  framer.push(value);
-                }
-              } catch (error) {
-                recorder._internalError(error);
+              if (done) framer?.end();
+              else if (!framer) connection.received(value, at);
+              else {
+                connection._current?.byte(at);
+                framer.push(value);
               }
             });
             // Recorded first.
