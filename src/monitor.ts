@@ -33,11 +33,14 @@ export interface ObservedConnection {
   received(data: WireData, at?: number): void;
   /**
    * A message reaches the app's code now (call it right before that code, e.g. in the app's
-   * listener): stamped now, and recorded in the microtask after that code, or before when anything
-   * reads the monitor's turns, so that earshot's own work is not between its stamp and the app's.
-   * `then(at)` runs after the record.
+   * listener): stamped now, and recorded when `settle()` is called once that code returns, or
+   * before, when anything reads the monitor's turns; so that earshot's own work is not between its
+   * stamp and the app's.
    */
-  arriving(data: WireData, then?: (at: number) => void): void;
+  arriving(data: WireData): void;
+  /** Record the message `arriving` stamped, if it waits. */
+  settle(): void;
+
   /** The connection ended; a turn still open ends with it. */
   close(outcome: ConnectionReport['outcome'], at?: number, reason?: string, code?: number): void;
 }

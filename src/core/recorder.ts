@@ -79,9 +79,10 @@ export class Recorder {
   declare _lastContent: TurnRecord | undefined;
   /** Releases of ended turns whose report waits for their audio to be heard. */
   readonly _held = new Set<() => void>();
-  /** The record of the message at the app's handler now, and its stamp (see `ConnectionRecord.arriving`). */
-  private declare _arriving: ((at: number) => void) | undefined;
-  private declare _arrivedAt: number;
+  /** The message at the app's code now (see `_hold`): how it is recorded, its data and its stamp. */
+  private declare _record: ((data: unknown, at: number) => void) | undefined;
+  private declare _data: unknown;
+  private declare _at: number;
 
   constructor(options: RecorderOptions) {
     Object.assign(this, {
@@ -124,33 +125,34 @@ export class Recorder {
   }
 
   /**
-   * A message reaches the app's code now: stamped last thing before it, and `record`ed with that
-   * stamp in the microtask after it (`_settle`), or before, when anything reads turns first.
-   * Earshot's work then never runs between its stamp and the app's: about 10 µs of it there
-   * moved ITL samples by up to milliseconds when a GC or the OS struck in between.
+   * A message reaches the app's code now: stamped last thing before that code, and recorded with
+   * that stamp by `record` (the transport's own, made once: nothing is allocated per message) when
+   * the transport calls `_settle` after that code, or before, when anything reads turns first.
+   * earshot's work is then never between its stamp and the app's: about 10 µs of it there moved
+   * ITL samples by up to milliseconds when a GC or the OS struck in between.
    */
-  _hold(record: (at: number) => void): void {
+  _hold<T>(record: (data: T, at: number) => void, data: T): void {
     this._settle();
-    this._arriving = record;
-    // A listener's microtasks run when it returns; a read's continuation was queued before this.
-    queueMicrotask(this._settle);
-    this._arrivedAt = this.now();
+    this._record = record as (data: unknown, at: number) => void;
+    this._data = data;
+    this._at = this.now();
   }
 
   _settle = (): void => {
-    const record = this._arriving;
-    this._arriving = undefined;
-    // Run from a microtask or from an app's call: a failure is earshot's, counted, never thrown.
-    try {
-      record?.(this._arrivedAt);
-    } catch (error) {
-      this._internalError(error);
-    }
+    const { _record: record, _data: data } = this;
+    // The message is not kept once recorded.
+    this._record = this._data = undefined;
+    // Run after the app's code or from its call: a failure is earshot's, counted, never thrown.
+    if (record) this._guard(() => record(data, this._at));
   };
 
-  /** Run earshot's own work so that a failure in it is counted, never thrown into the app. */
+  /**
+   * Run earshot's own work so that a failure in it is counted, never thrown into the app. A message
+   * that waits to be recorded (`_hold`) is recorded first: it came before whatever this is.
+   */
   _guard<T>(work: () => T): T | undefined {
     try {
+      this._settle();
       return work();
     } catch (error) {
       this._internalError(error);
@@ -249,6 +251,8 @@ export class ConnectionRecord {
   declare _adapter: Adapter;
   /** W3C traceparent of the connection's span, when a sink traces. */
   declare traceparent: string | undefined;
+  /** `received` as `arriving` records it: made once, so nothing is allocated per message. */
+  readonly _record = (data: WireData, at: number) => this.received(data, at);
 
   declare readonly _recorder: Recorder;
   declare readonly id: string;
@@ -272,7 +276,6 @@ export class ConnectionRecord {
    */
   sent(data: WireData, at = this._recorder.now()): TurnRecord | undefined {
     return this._recorder._guard(() => {
-      this._recorder._settle();
       if (
         (!this._adapter.sent || normalize(this._adapter.sent(data, this._ctx)).kind === 'request') &&
         !this._closed &&
@@ -312,12 +315,15 @@ export class ConnectionRecord {
     }
   }
 
+
   /** A message reaches the app's code now: see `ObservedConnection.arriving`. */
-  arriving(data: WireData, then?: (at: number) => void): void {
-    this._recorder._hold((at) => {
-      this.received(data, at);
-      then?.(at);
-    });
+  arriving(data: WireData): void {
+    this._recorder._hold(this._record, data);
+  }
+
+  /** Record the message `arriving` stamped, if it waits. */
+  settle(): void {
+    this._recorder._settle();
   }
 
   /**
@@ -326,7 +332,6 @@ export class ConnectionRecord {
    */
   close(outcome: ConnectionReport['outcome'], now = this._recorder.now(), reason?: string, code?: number): void {
     this._recorder._guard(() => {
-      this._recorder._settle();
       if (this._closed) return;
       this._closed = true;
       if (outcome === 'clean' && this._ctx.requireEnd && this._current) {

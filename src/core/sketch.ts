@@ -8,31 +8,30 @@ import type { Distribution } from './types';
  */
 const PER_OCTAVE = 32;
 const BASE = 2 ** (1 / PER_OCTAVE);
-/** Values at or below 2^-10 (≈ 1 µs in ms) go to the zero bucket. */
-const ZERO_THRESHOLD = 2 ** -10;
-/** Bucket range (2^-10, 2^30]: 1 µs to 12 days in ms, and any ratio of interest; larger values land in the top bucket. */
+/**
+ * Bucket range (2^-10, 2^30]: 1 µs to 12 days in ms, and any ratio of interest. Values at or below
+ * 2^-10 go to the zero bucket, larger ones to the top bucket.
+ */
 const MIN_INDEX = -10 * PER_OCTAVE;
 const MAX_INDEX = 30 * PER_OCTAVE - 1;
-const MAX_BINS = MAX_INDEX - MIN_INDEX + 1;
-const FIRST_BINS = PER_OCTAVE;
+const BINS = MAX_INDEX - MIN_INDEX + 1;
 /** Bucket i is represented by REP · base^(i+1), the value of least relative error over the bucket. */
 const REP = 2 / (BASE + 1);
 
-
 /**
  * Quantile sketch of non-negative values (DDSketch-style, relative error ≤ 1.1%). Count, mean, min and
- * max are exact. Buckets live in a dense window over the indices seen, allocated on the first add
- * (32 bins) and doubled when a value falls outside, up to 1280 bins (10 KB) for the whole range:
- * memory is independent of the number of samples, and `add` allocates nothing once the range is covered.
+ * max are exact. The zero bucket and the bins of the whole range (1281, 10 KB) are allocated on the
+ * first value: memory is independent of the number of samples, and `add` allocates nothing after
+ * that. (A window over the indices seen, grown as values fell outside it, kept a narrow sketch at 32
+ * to 256 bins, for code that weighed more in the core's size budget than 10 KB per open turn weighs
+ * in memory.)
  */
 export class Sketch {
   #count = 0;
   #sum = 0;
   #min = Infinity;
   #max = -Infinity;
-  #zero = 0;
-  #offset = 0;
-  /** The bins allocated, at most 1280 (read by tests). */
+  /** The zero bucket, then the buckets of the range; allocated on the first value (read by tests). */
   declare _bins: Float64Array | undefined;
 
   add(value: number): void {
@@ -42,31 +41,22 @@ export class Sketch {
     this.#sum += value;
     if (value < this.#min) this.#min = value;
     if (value > this.#max) this.#max = value;
-    if (value <= ZERO_THRESHOLD) this.#zero++;
-    else {
-      const i = value > 2 ** 30 ? MAX_INDEX : Math.ceil(Math.log2(value) * PER_OCTAVE) - 1;
-      let bins = this._bins;
-      // A typed array reads undefined outside its bounds: the window does not hold bucket i yet.
-      if (bins?.[i - this.#offset] === undefined) bins = this.#grow(i);
-      bins[i - this.#offset]++;
-    }
+    // Values at or below the zero threshold (log2(0) is -Infinity) land in the zero bucket, larger
+    // ones than the range in the top bucket.
+    const i = Math.max(Math.min(Math.ceil(Math.log2(value) * PER_OCTAVE) - 1, MAX_INDEX), MIN_INDEX - 1);
+    (this._bins ??= new Float64Array(BINS + 1))[i - MIN_INDEX + 1]++;
   }
 
   /** Lower quantile (rank q·(count−1)) of a non-empty sketch for q in [0, 1], clamped to [min, max]. */
   quantile(q: number): number {
     const rank = q * (this.#count - 1);
-    let seen = this.#zero;
-    let rep = 0; // the zero bucket's, clamped to min below
     const bins = this._bins;
-    if (bins && seen <= rank) {
-      for (let k = 0; k < bins.length; k++) {
-        if ((seen += bins[k]) > rank) {
-          rep = REP * BASE ** (this.#offset + k + 1);
-          break;
-        }
-      }
-    }
-    return Math.min(Math.max(rep, this.#min), this.#max);
+    let seen = 0;
+    let k = 0;
+    // Empty, there are no bins: NaN ends the walk at once.
+    while ((seen += bins?.[k]!) <= rank) k++;
+    // The zero bucket's representative is 0, clamped to min.
+    return Math.min(Math.max(k && REP * BASE ** (MIN_INDEX + k), this.#min), this.#max);
   }
 
   /** Empty sketches report zeros (with count 0) so the result stays plain JSON. */
@@ -83,22 +73,5 @@ export class Sketch {
       p95: z(this.quantile(0.95)),
       p99: z(this.quantile(0.99)),
     };
-  }
-
-  /** Widens the window to include index i: doubles (at least) toward i; the first window is centred on i. */
-  #grow(i: number): Float64Array {
-    const old = this._bins;
-    // Without a window, an empty one of half the first size just below i: doubled, it is centred on i.
-    const length = old?.length ?? FIRST_BINS / 2;
-    const lo = old ? this.#offset : i - length;
-    const hi = lo + length - 1;
-    let size = length * 2;
-    while (size < Math.max(hi, i) - Math.min(lo, i) + 1) size *= 2;
-    size = Math.min(size, MAX_BINS);
-    const offset = Math.min(Math.max(i < lo ? hi + 1 - size : lo, MIN_INDEX), MAX_INDEX + 1 - size);
-    const bins = new Float64Array(size);
-    if (old) bins.set(old, lo - offset);
-    this.#offset = offset;
-    return (this._bins = bins);
   }
 }

@@ -43,6 +43,17 @@ export function observeResponse(
           // The app reads the line; earshot cannot: said, not silently gone. (`RangeError()` is `new RangeError()`.)
           (bytes) => recorder._internalError(RangeError(`earshot: a line of ${bytes} bytes, over the cap, was not measured`)),
         );
+  // A chunk (undefined: the end) is recorded once the app's code its read resumed has run: see
+  // `Recorder._hold`. Made once, so nothing is allocated for it per chunk.
+  const record = (value: Uint8Array | undefined, at: number) => {
+    chunkTime = at;
+    if (!value) framer?.end();
+    else if (!framer) connection.received(value, at);
+    else {
+      connection._current?.byte(at);
+      framer.push(value);
+    }
+  };
   const stream = new ReadableStream<Uint8Array>(
     {
       // A plain `then` rather than an async function: one promise hop fewer per chunk.
@@ -50,18 +61,14 @@ export function observeResponse(
         reader.read().then(
           ({ done, value }) => {
             if (done) controller.close();
-            else controller.enqueue(value);
-            // The app's read resumes in the next microtask: stamped right before it (see `_hold`).
-            recorder._hold((at) => {
-              chunkTime = at;
-              if (done) framer?.end();
-              else if (!framer) connection.received(value, at);
-              else {
-                connection._current?.byte(at);
-                framer.push(value);
-              }
-            });
-            // Recorded first.
+            else {
+              controller.enqueue(value);
+              // Queued after the app's read, which resumes first.
+              queueMicrotask(recorder._settle);
+            }
+            // Stamped last, right before the app's read resumes.
+            recorder._hold(record, value);
+            // The end is recorded at once, as its connection closes.
             if (done) connection.close('clean');
           },
           (error: unknown) => {

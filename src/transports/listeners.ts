@@ -3,15 +3,20 @@ type Listener = EventListenerOrEventListenerObject | null;
 /**
  * Read each message of `target` (a WebSocket or an RTCDataChannel) inside the app's own first
  * listener for it, not in a listener of earshot's: `addEventListener`, `removeEventListener` and
- * `onmessage` are wrapped on the instance, and `read` runs once per message before the app's code.
+ * `onmessage` are wrapped on the instance; `read` runs once per message right before the app's code
+ * (to stamp it) and `settle` after each listener of the app's (to record it: see `Recorder._hold`).
  *
  * A listener of its own would cost the page a callback per message (about 2.5 µs of script and
  * 7 µs of main-thread CPU on the project's machine, more than all earshot does with a message), and
  * its stamp would come one callback before the app's. A message the app does not listen to is not
- * read: the app never saw it. `read` must not throw: it runs ahead of the app's code. Returns the
- * unwrapped `addEventListener`, for earshot's other events.
+ * read: the app never saw it. `read` and `settle` must not throw: they run around the app's code.
+ * Returns the unwrapped `addEventListener`, for earshot's other events.
  */
-export function readInAppListeners(target: EventTarget, read: (event: MessageEvent) => void): EventTarget['addEventListener'] {
+export function readInAppListeners(
+  target: EventTarget,
+  read: (event: MessageEvent) => void,
+  settle: () => void,
+): EventTarget['addEventListener'] {
   // The message last read, so that a second listener of the app's does not read it again.
   let seen: Event | undefined;
   let onmessage: Listener = null;
@@ -23,7 +28,11 @@ export function readInAppListeners(target: EventTarget, read: (event: MessageEve
       wrappers
         .set(listener, function (this: EventTarget, event: Event) {
           if (event !== seen) read((seen = event) as MessageEvent);
-          return typeof listener === 'function' ? listener.call(this, event) : listener.handleEvent(event);
+          try {
+            return typeof listener === 'function' ? listener.call(this, event) : listener.handleEvent(event);
+          } finally {
+            settle();
+          }
         })
         .get(listener)!);
   const { addEventListener: add, removeEventListener: remove } = target;

@@ -101,6 +101,8 @@ export function patchPeerConnection(monitor: Monitor, options: PeerOptions & { o
 /** Per data channel: the time of its first message since its last turn ended, a bound on the next turn's start. */
 interface ChannelState {
   idleSince: number | undefined;
+  /** The monitor's active turn before the message at the app's code now. */
+  before?: ManualTurn;
 }
 
 class Peer implements PeerObservation {
@@ -351,20 +353,27 @@ class Peer implements PeerObservation {
       close.call(this);
       closedByApp = true;
     };
-    const add = readInAppListeners(channel, (e) => {
-      const before = monitor.activeTurn();
-      // Stamped right before the app's code gets the message, recorded after it, as on a WebSocket.
-      connection.arriving(e.data as WireData, (at) => {
-        const after = monitor.activeTurn();
-        // Content of the turn already known, the common case, needs nothing more.
+    // Stamped right before the app's code gets the message and recorded after it, as on a WebSocket.
+    const add = readInAppListeners(
+      channel,
+      (e) => {
+        state.before = monitor.activeTurn();
+        connection.arriving(e.data as WireData);
+      },
+      // After each listener of the app's: once the message is recorded, the turn it made active.
+      () => {
+        connection.settle();
+        const { before } = state;
+        const after = (state.before = monitor.activeTurn());
+        // Content of the turn already known, the common case, needs nothing more (not even the clock).
         if (after === before && after) return;
         try {
-          self.#afterMessage(state, before, after, at);
+          self.#afterMessage(state, before, after, performance.now());
         } catch (error) {
           self.#error(error);
         }
-      });
-    });
+      },
+    );
     add.call(channel, 'close', () => {
       const at = performance.now();
       if (closedByApp) connection.close('abandoned', at, 'closed by the app');
