@@ -5,7 +5,7 @@
  * - heap growth of one session carrying 1M content chunks.
  * Raw and instrumented runs alternate, so drift on a shared machine hits both; the ratio is the
  * median of per-round ratios. `BASELINE=<path to an earlier build's earshot.js>` adds that build's
- * WebSocket to each round, to set a change against the code before it in one run.
+ * WebSocket and in-page body to each round, to set a change against the code before it in one run.
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -53,7 +53,7 @@ window.pageBodyRun = async (instrumented, n) => {
   window.fetch = async () => new Response(new ReadableStream({ pull(c) { if (i++ < n) c.enqueue(chunk); else c.close(); } }));
   try {
     const start = performance.now();
-    const res = instrumented ? await monitor.fetch('/page-body') : await fetch('/page-body');
+    const res = instrumented === 'baseline' ? await baseline.fetch('/page-body') : instrumented ? await monitor.fetch('/page-body') : await fetch('/page-body');
     const reader = res.body.getReader();
     while (!(await reader.read()).done);
     return performance.now() - start;
@@ -143,7 +143,7 @@ function startServer() {
 interface BenchPage {
   wsRun(instrumented: boolean | 'baseline', n: number): Promise<number>;
   fetchRun(instrumented: boolean, n: number): Promise<{ ms: number; reads: number }>;
-  pageBodyRun(instrumented: boolean, n: number): Promise<number>;
+  pageBodyRun(instrumented: boolean | 'baseline', n: number): Promise<number>;
   dispatchRun(instrumented: boolean, n: number): number;
   heapWarm(n: number): Promise<number>;
   heapRest(n: number): Promise<number>;
@@ -173,7 +173,7 @@ async function main() {
   const reads: number[] = [];
   const pageBody = { raw: [] as number[], inst: [] as number[], ratios: [] as number[] };
   const dispatch = { raw: [] as number[], inst: [] as number[] };
-  const base = { rate: [] as number[], ratios: [] as number[], thread: [] as number[], script: [] as number[] };
+  const base = { rate: [] as number[], ratios: [] as number[], thread: [] as number[], script: [] as number[], pageBody: [] as number[] };
   /** One WebSocket run: its messages/s and the renderer's CPU per message. */
   const measureWs = async (mode: boolean | 'baseline') => {
     const before = await cpu();
@@ -210,6 +210,8 @@ async function main() {
       base.ratios.push(b.rate / wsRate.false);
       base.thread.push(b.thread);
       base.script.push(b.script);
+      const pageMs = await page.evaluate(([n]) => (window as unknown as BenchPage).pageBodyRun('baseline', n), [PAGE_CHUNKS] as const);
+      base.pageBody.push(PAGE_CHUNKS / (pageMs / 1000) / pageRate.false);
     }
     ws.raw.push(wsRate.false);
     ws.inst.push(wsRate.true);
@@ -252,7 +254,8 @@ async function main() {
   if (BASELINE) {
     console.log(
       `\nWebSocket through the baseline build (${BASELINE}): ${fmt(median(base.rate))} msg/s, ${median(base.ratios).toFixed(3)}× raw ` +
-        `(per round ${base.ratios.map((r) => r.toFixed(3)).join(' ')}); main thread ${median(base.thread).toFixed(2)} µs, script ${median(base.script).toFixed(2)} µs per message`,
+        `(per round ${base.ratios.map((r) => r.toFixed(3)).join(' ')}); main thread ${median(base.thread).toFixed(2)} µs, script ${median(base.script).toFixed(2)} µs per message; ` +
+        `fetch body made in the page ${median(base.pageBody).toFixed(3)}× raw (per round ${base.pageBody.map((r) => r.toFixed(3)).join(' ')})`,
     );
   }
   console.log(

@@ -12,14 +12,15 @@
  *   `chunkMs` (a 440 Hz tone, audible from its first sample), then `response.done`.
  *
  * Every receive and send is logged per connection with the server's `performance.now()`, so a spec
- * compares durations on the server's clock with what the browser measured.
+ * compares durations on the server's clock with what the browser measured. A connection to `/ping`
+ * echoes each message at once, unlogged: the page times its loopback with it.
  *
  * It runs in a child process of its own (`spawnVoiceServer`), so that the test runner's work does
  * not delay its timers: `node --import tsx e2e/voice-server.ts D CREATED` prints `{"port":N}` once
  * it listens; `GET /log` gives every connection's log and `GET /loop` its event loop's worst delay
  * since the last call.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -47,8 +48,12 @@ export interface ServerEntry {
 
 /** The server in its child process. */
 export interface VoiceServer {
+  /** Whether it runs with real-time scheduling (see `spawnVoiceServer`). */
+  readonly realtime: boolean;
   /** `ws://127.0.0.1:<port>/`. */
   readonly url: string;
+  /** `ws://127.0.0.1:<port>/ping`: the echo the page times its loopback with. */
+  readonly pingUrl: string;
   /** One log per connection, in the order they opened. */
   logs(): Promise<ServerEntry[][]>;
   /** The event loop's worst delay since the last call, ms: how late the server could have been. */
@@ -56,10 +61,21 @@ export interface VoiceServer {
   close(): void;
 }
 
+/**
+ * Real-time scheduling (SCHED_FIFO) for the server where the machine allows it (root, or
+ * CAP_SYS_NICE): on two cores beside Chromium's renderer, network and audio threads, a server at
+ * normal priority wakes late, by 15-96 ms measured here, and its log then times its own lateness
+ * rather than the browser's. Its own work is small, so it cannot starve the browser.
+ */
+const REALTIME = ['chrt', '-f', '50'];
+const canRealtime = (): boolean => spawnSync(REALTIME[0], [...REALTIME.slice(1), 'true']).status === 0;
+
 /** Starts the server in a child process; resolves once it listens. */
 export async function spawnVoiceServer(options: VoiceServerOptions): Promise<VoiceServer> {
   const args = [options.replyAfterMs, options.createdAfterMs, options.chunkMs ?? 40, options.chunks ?? 10].map(String);
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const realtime = canRealtime();
+  const command = [...(realtime ? REALTIME : []), process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), ...args];
+  const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`the voice server exited (${code})`)));
@@ -67,7 +83,9 @@ export async function spawnVoiceServer(options: VoiceServerOptions): Promise<Voi
   });
   const get = async <T>(path: string) => (await (await fetch(`http://127.0.0.1:${port}${path}`)).json()) as T;
   return {
+    realtime,
     url: `ws://127.0.0.1:${port}/`,
+    pingUrl: `ws://127.0.0.1:${port}/ping`,
     logs: () => get<ServerEntry[][]>('/log'),
     loopDelayMs: () => get<number>('/loop'),
     close: () => void child.kill(),
@@ -89,6 +107,8 @@ function serve(wss: WebSocketServer, options: VoiceServerOptions, logs: ServerEn
   const { replyAfterMs, createdAfterMs, chunkMs = 40, chunks = 10 } = options;
   wss.on('connection', (ws, req) => {
     (req.socket as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+    // The page's loopback probe: every message answered at once, nothing logged.
+    if (req.url?.startsWith('/ping')) return void ws.on('message', (data: RawData) => ws.send(data));
     const log: ServerEntry[] = [];
     logs.push(log);
     /** Sends `event`, logged at the moment it is handed to the socket; returns that moment. */

@@ -4,7 +4,8 @@
  * `listenToMicrophone`, talks to e2e/voice-server.ts over an observed WebSocket in Realtime events,
  * and plays the reply through the jitter-buffer player, with `voiceTurns` wired as docs/voice.md
  * says. It stamps its own ground truth around each call into earshot and first thing in its
- * handlers (earshot's listener runs just before them); specs call `window.voicePage`.
+ * handlers (earshot stamps right before calling them), and times its loopback to the server with a
+ * probe of its own; specs call `window.voicePage`.
  *
  * `vad` mode: the app's end of speech (earshot's VAD) is the request (`response.create`).
  * `server` mode: the app streams its microphone as appends and the server's VAD ends the speech; the
@@ -44,6 +45,8 @@ export interface VoicePageState {
   /** The player's `playing` time of each reply: its first audible sample, heard. */
   playing: number[];
   appends: number;
+  /** The loopback probe: [performance.now() it was sent, round trip ms] of each echo. */
+  pings: Array<[number, number]>;
   outputLatencyMs: number;
   errors: string[];
 }
@@ -53,8 +56,27 @@ export type PagePlayerOptions = Pick<JitterBuffer.PlayerOptions, 'minDelayMs' | 
 
 declare global {
   interface Window {
-    voicePage: { run(url: string, mode: 'vad' | 'server', player?: PagePlayerOptions): Promise<void>; state: VoicePageState };
+    voicePage: { run(url: string, pingUrl: string, mode: 'vad' | 'server', player?: PagePlayerOptions): Promise<void>; state: VoicePageState };
   }
+}
+
+/**
+ * The page's loopback to the server as it is now (the renderer, the network service and the socket
+ * under this page's load): a plain WebSocket (not earshot's) echoing a message every 20 ms, timed
+ * until the page goes away.
+ */
+function probeLoopback(pingUrl: string): void {
+  const probe = new WebSocket(pingUrl);
+  let sentAt = 0;
+  const ping = () => {
+    sentAt = performance.now();
+    probe.send('ping');
+  };
+  probe.onopen = ping;
+  probe.onmessage = () => {
+    state.pings.push([sentAt, performance.now() - sentAt]);
+    setTimeout(ping, 20);
+  };
 }
 
 /** The capture side of a Realtime app: each render quantum's input, to the main thread. */
@@ -76,6 +98,7 @@ const state: VoicePageState = {
   pushes: [],
   playing: [],
   appends: 0,
+  pings: [],
   outputLatencyMs: NaN,
   errors: [],
 };
@@ -88,7 +111,8 @@ function base64(bytes: Uint8Array): string {
 
 window.voicePage = {
   state,
-  async run(url, mode, playerOptions = {}) {
+  async run(url, pingUrl, mode, playerOptions = {}) {
+    probeLoopback(pingUrl);
     const ctx = new AudioContext({ sampleRate: RATE, latencyHint: 'interactive' });
     await ctx.resume();
     const voice = mic.voiceTurns();

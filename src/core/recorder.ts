@@ -143,7 +143,12 @@ export class Recorder {
     // The message is not kept once recorded.
     this._record = this._data = undefined;
     // Run after the app's code or from its call: a failure is earshot's, counted, never thrown.
-    if (record) this._guard(() => record(data, this._at));
+    // (Not through `_guard`: its closure would be an allocation per message.)
+    try {
+      record?.(data, this._at);
+    } catch (error) {
+      this._internalError(error);
+    }
   };
 
   /**
