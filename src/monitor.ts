@@ -40,7 +40,6 @@ export interface ObservedConnection {
   arriving(data: WireData): void;
   /** Record the message `arriving` stamped, if it waits. */
   settle(): void;
-
   /** The connection ended; a turn still open ends with it. */
   close(outcome: ConnectionReport['outcome'], at?: number, reason?: string, code?: number): void;
 }

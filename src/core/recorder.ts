@@ -320,7 +320,6 @@ export class ConnectionRecord {
     }
   }
 
-
   /** A message reaches the app's code now: see `ObservedConnection.arriving`. */
   arriving(data: WireData): void {
     this._recorder._hold(this._record, data);
