@@ -170,6 +170,8 @@ async function main() {
   const ws = { raw: [] as number[], inst: [] as number[], ratios: [] as number[] };
   const wsCpu = { raw: [] as number[], inst: [] as number[], ratios: [] as number[], process: [] as number[], scriptRaw: [] as number[], scriptInst: [] as number[] };
   const body = { raw: [] as number[], inst: [] as number[], ratios: [] as number[] };
+  // The renderer's main-thread CPU to read the whole body, which the server's pacing does not stretch.
+  const bodyCpu = { raw: [] as number[], inst: [] as number[], ratios: [] as number[], readsRaw: [] as number[], readsInst: [] as number[] };
   const reads: number[] = [];
   const pageBody = { raw: [] as number[], inst: [] as number[], ratios: [] as number[] };
   const dispatch = { raw: [] as number[], inst: [] as number[] };
@@ -190,12 +192,16 @@ async function main() {
     const pageRate: Record<string, number> = {};
     const wsRate: Record<string, number> = {};
     const bodyRate: Record<string, number> = {};
+    const bodyCpuMs: Record<string, number> = {};
     const wsCpuUs: Record<string, { thread: number; process: number; script: number }> = {};
     for (const instrumented of order) {
       const w = await measureWs(instrumented);
       wsRate[String(instrumented)] = w.rate;
       wsCpuUs[String(instrumented)] = w;
+      const cpuBefore = await cpu();
       const f = await page.evaluate(([i, n]) => (window as unknown as BenchPage).fetchRun(i, n), [instrumented, FETCH_CHUNKS] as const);
+      bodyCpuMs[String(instrumented)] = ((await cpu()).thread - cpuBefore.thread) * 1000;
+      (instrumented ? bodyCpu.readsInst : bodyCpu.readsRaw).push(f.reads);
       // Reads coalesce differently run to run; the body is the same, so time it whole.
       bodyRate[String(instrumented)] = FETCH_CHUNKS / (f.ms / 1000);
       reads.push(f.reads);
@@ -225,6 +231,9 @@ async function main() {
     body.raw.push(bodyRate.false);
     body.inst.push(bodyRate.true);
     body.ratios.push(bodyRate.true / bodyRate.false);
+    bodyCpu.raw.push(bodyCpuMs.false);
+    bodyCpu.inst.push(bodyCpuMs.true);
+    bodyCpu.ratios.push(bodyCpuMs.false / bodyCpuMs.true);
     pageBody.raw.push(pageRate.false);
     pageBody.inst.push(pageRate.true);
     pageBody.ratios.push(pageRate.true / pageRate.false);
@@ -262,6 +271,11 @@ async function main() {
     `\nWebSocket, the renderer's CPU per message: main thread ${median(wsCpu.raw).toFixed(2)} µs raw, ${median(wsCpu.inst).toFixed(2)} µs instrumented: ` +
       `the page can read ${median(wsCpu.ratios).toFixed(3)}× as many messages a second through earshot (per round ${wsCpu.ratios.map((r) => r.toFixed(3)).join(' ')}); ` +
       `whole renderer process ${median(wsCpu.process).toFixed(3)}×; script ${median(wsCpu.scriptRaw).toFixed(2)} µs raw, ${median(wsCpu.scriptInst).toFixed(2)} µs instrumented`,
+  );
+  console.log(
+    `\nfetch body over loopback, the renderer's main-thread CPU to read it all: ${median(bodyCpu.raw).toFixed(1)} ms raw, ` +
+      `${median(bodyCpu.inst).toFixed(1)} ms instrumented (${fmt(median(bodyCpu.readsRaw))} and ${fmt(median(bodyCpu.readsInst))} reads): the page can read ${median(bodyCpu.ratios).toFixed(3)}× as fast ` +
+      `through earshot (per round ${bodyCpu.ratios.map((r) => r.toFixed(3)).join(' ')})`,
   );
   console.log(`\nper-round ratios: ws ${ws.ratios.map((r) => r.toFixed(3)).join(' ')}; fetch ${body.ratios.map((r) => r.toFixed(3)).join(' ')}; page body ${pageBody.ratios.map((r) => r.toFixed(3)).join(' ')}`);
   // What earshot adds to each message, against what a message costs the page over loopback.
