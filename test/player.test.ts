@@ -156,6 +156,17 @@ describe('Clock mapping', () => {
     expect(toHeardMs(ctx, toRenderMs(ctx, 5010, 5010))).toBeCloseTo(5010 + 32, 9);
   });
 
+  it('maps to the heard time before the output has started, when the timestamp has no performanceTime', () => {
+    // Seen in Chromium under load: a context time paired with a performanceTime of 0. The render
+    // position (10 s) is heard one output latency (32 ms) from now.
+    vi.spyOn(performance, 'now').mockReturnValue(7000);
+    try {
+      expect(toHeardMs(live({ ts: { contextTime: 0.6, performanceTime: 0 } }), 10000)).toBeCloseTo(7032, 9);
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+
   it('falls back to currentTime before the first timestamp and while the timestamp is stale', () => {
     // Not started: the timestamp is all zeros.
     expect(toRenderMs(live({ currentTime: 0, ts: { contextTime: 0, performanceTime: 0 } }), 800, 800)).toBe(10);

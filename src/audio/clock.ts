@@ -16,7 +16,9 @@ export interface ContextClock {
 /** performance.now() ms minus context ms at the output (0 for an offline context). */
 const offset = (ctx: ContextClock): number => {
   const ts = ctx.getOutputTimestamp?.();
-  return ts ? ts.performanceTime! - ts.contextTime! * 1000 : 0;
+  // Until the output has started, Chromium pairs the context time with a performanceTime of 0 (seen
+  // under load in CI): the render position, heard one output latency from now, stands in.
+  return !ts ? 0 : ts.performanceTime! > 0 ? ts.performanceTime! - ts.contextTime! * 1000 : performance.now() - (ctx.currentTime - (ctx.outputLatency ?? 0)) * 1000;
 };
 
 /** Render-clock ms of an arrival at `at` (performance.now() ms, for an offline context context ms; default now). */
