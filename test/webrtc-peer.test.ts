@@ -17,17 +17,13 @@ class FakeChannel extends EventTarget {
   close(): void {
     this.readyState = 'closed';
   }
-  /**
-   * A message arrives from the remote peer. Resolves once the microtasks its dispatch queued have
-   * run, as they would have when the app's listener returned (earshot records the message then).
-   */
-  deliver(data: unknown): Promise<void> {
+  /** A message arrives from the remote peer. */
+  deliver(data: unknown): void {
     // The app listens (earshot reads a message in the app's own listener), from after earshot
     // wrapped the channel, as an app's listener would be.
     if (!this.listening) this.addEventListener('message', () => {});
     this.listening = true;
     this.dispatchEvent(new MessageEvent('message', { data }));
-    return Promise.resolve();
   }
   /** The channel ends (after close(), or from the remote side). */
   closed(): void {
@@ -113,7 +109,7 @@ afterEach(() => {
 const at = (ms: number) => vi.advanceTimersByTime(ms - clock) && (clock = ms);
 
 describe('data channels', () => {
-  it('turns OpenAI Realtime events on a channel the app creates into turns, timed as they happen', async () => {
+  it('turns OpenAI Realtime events on a channel the app creates into turns, timed as they happen', () => {
     const { pc, turns, connections } = setup();
     const channel = asPc(pc).createDataChannel('oai-events') as unknown as FakeChannel;
     at(100);
@@ -125,7 +121,7 @@ describe('data channels', () => {
       channel.deliver(realtime('response.output_text.delta', { delta: 'hi' }));
     }
     at(200);
-    await channel.deliver(realtime('response.done', { response: { status: 'completed', usage: { output_tokens: 3 } } }));
+    channel.deliver(realtime('response.done', { response: { status: 'completed', usage: { output_tokens: 3 } } }));
     expect(turns).toHaveLength(1);
     const t = turns[0];
     expect(t.transport).toBe('webrtc');
@@ -142,7 +138,7 @@ describe('data channels', () => {
     expect(connections).toEqual([]);
   });
 
-  it("records a message after the app's listener, as the app's own calls in it would have seen it", async () => {
+  it("records a message after the app's listener, as the app's own calls in it would have seen it", () => {
     const { pc, turns, monitor } = setup();
     const channel = asPc(pc).createDataChannel('oai-events') as unknown as FakeChannel;
     const seen: (string | undefined)[] = [];
@@ -157,15 +153,15 @@ describe('data channels', () => {
     at(120);
     channel.deliver(realtime('response.output_text.delta', { delta: 'hi' }));
     at(140);
-    await channel.deliver(realtime('response.done', { response: { status: 'completed' } }));
+    channel.deliver(realtime('response.done', { response: { status: 'completed' } }));
     expect(seen).toEqual(['t1', undefined]);
     expect(turns.map((t) => [t.id, t.outcome, t.ttftMs, t.e2eMs])).toEqual([['t1', 'complete', 20, 40]]);
     at(150);
-    await channel.deliver(realtime('response.output_text.delta', { delta: 'again' }));
+    channel.deliver(realtime('response.output_text.delta', { delta: 'again' }));
     expect(seen).toEqual(['t1', undefined, 't2']);
   });
 
-  it('observes channels the remote peer opens, and a turn the server starts (server VAD)', async () => {
+  it('observes channels the remote peer opens, and a turn the server starts (server VAD)', () => {
     const { pc, turns } = setup();
     const channel = pc.remoteChannel('events');
     at(50);
@@ -173,7 +169,7 @@ describe('data channels', () => {
     at(80);
     channel.deliver(realtime('response.output_audio_transcript.delta', { delta: 'x' }));
     at(90);
-    await channel.deliver(realtime('response.done', { response: { status: 'completed' } }));
+    channel.deliver(realtime('response.done', { response: { status: 'completed' } }));
     expect(turns.map((t) => [t.t0, t.ttftMs, t.outcome])).toEqual([[50, 30, 'complete']]);
   });
 

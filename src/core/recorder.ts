@@ -80,9 +80,9 @@ export class Recorder {
   /** Releases of ended turns whose report waits for their audio to be heard. */
   readonly _held = new Set<() => void>();
   /** The message at the app's code now (see `_hold`): how it is recorded, its data and its stamp. */
-  private declare _record: ((data: unknown, at: number) => void) | undefined;
-  private declare _data: unknown;
-  private declare _at: number;
+  private declare _pending: ((data: unknown, at: number) => void) | undefined;
+  private declare _pendingData: unknown;
+  private declare _pendingAt: number;
 
   constructor(options: RecorderOptions) {
     Object.assign(this, {
@@ -133,19 +133,19 @@ export class Recorder {
    */
   _hold<T>(record: (data: T, at: number) => void, data: T): void {
     this._settle();
-    this._record = record as (data: unknown, at: number) => void;
-    this._data = data;
-    this._at = this.now();
+    this._pending = record as (data: unknown, at: number) => void;
+    this._pendingData = data;
+    this._pendingAt = this.now();
   }
 
   _settle = (): void => {
-    const { _record: record, _data: data } = this;
+    const { _pending: record, _pendingData: data } = this;
     // The message is not kept once recorded.
-    this._record = this._data = undefined;
+    this._pending = this._pendingData = undefined;
     // Run after the app's code or from its call: a failure is earshot's, counted, never thrown.
     // (Not through `_guard`: its closure would be an allocation per message.)
     try {
-      record?.(data, this._at);
+      record?.(data, this._pendingAt);
     } catch (error) {
       this._internalError(error);
     }

@@ -360,9 +360,9 @@ class Peer implements PeerObservation {
         state.before = monitor.activeTurn();
         connection.arriving(e.data as WireData);
       },
-      // After each listener of the app's: once the message is recorded, the turn it made active.
+      // After each listener of the app's: the turn the message made active (reading it records the
+      // message first).
       () => {
-        connection.settle();
         const { before } = state;
         const after = (state.before = monitor.activeTurn());
         // Content of the turn already known, the common case, needs nothing more (not even the clock).
