@@ -402,10 +402,12 @@ export class TurnRecord {
   }
 
   /** The request left at `at`: t0. Only the first call counts; a turn still open on the connection completes. */
-  start(at = this._connection._recorder.now()): this {
+  start(at?: number): this {
     if (!this.id) {
       const c = this._connection;
       const recorder = c._recorder;
+      // Read here, not as a default: every message's record calls start, and the clock costs.
+      at ??= recorder.now();
       c._current?._finish('complete', at);
       c._current = this;
       c._turns++;

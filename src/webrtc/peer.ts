@@ -356,9 +356,11 @@ class Peer implements PeerObservation {
     // Stamped right before the app's code gets the message and recorded after it, as on a WebSocket.
     const add = readInAppListeners(
       channel,
-      (e) => {
-        state.before = monitor.activeTurn();
-        connection.arriving(e.data as WireData);
+      {
+        arriving(data) {
+          state.before = monitor.activeTurn();
+          connection.arriving(data);
+        },
       },
       // After each listener of the app's: the turn the message made active (reading it records the
       // message first).
