@@ -4,9 +4,10 @@
  * - chunks/s through a raw fetch body vs an instrumented one;
  * - heap growth of one session carrying 1M content chunks.
  * Throughput is read from a raw and an instrumented path alternating block by block, with a
- * control of two raw paths giving the machine's own spread; earshot's added time per message and per
- * body read, measured in the page without the network, bounds the ratio more tightly than that
- * spread can resolve. Whole runs alternate over `ROUNDS` for the renderer's CPU per message.
+ * control of two raw paths giving the machine's own spread. Beside it, what earshot adds per message
+ * and per body read, from measures that spread does not touch (its code in the page without the
+ * network; the renderer's CPU in whole runs, which alternate over `ROUNDS`), as the ratio it would
+ * give were all of it on the path that bounds throughput.
  * `BASELINE=<path to an earlier build's earshot.js>` adds that build's WebSocket and in-page body to
  * each round, to set a change against the code before it in one run.
  */
