@@ -126,7 +126,7 @@ export class Recorder {
 
   /**
    * A message reaches the app's code now: stamped last thing before that code, and recorded with
-   * that stamp by `record` (the transport's own, made once: nothing is allocated per message) when
+   * that stamp by `record` (the transport's own, made once: no closure is made per message) when
    * the transport calls `_settle` after that code, or before, when anything reads turns first.
    * earshot's work is then never between its stamp and the app's: about 10 µs of it there moved
    * ITL samples by up to milliseconds when a GC or the OS struck in between.
@@ -256,7 +256,7 @@ export class ConnectionRecord {
   declare _adapter: Adapter;
   /** W3C traceparent of the connection's span, when a sink traces. */
   declare traceparent: string | undefined;
-  /** `received` as `arriving` records it: made once, so nothing is allocated per message. */
+  /** `received` as `arriving` records it: made once, so no closure is made per message. */
   readonly _record = (data: WireData, at: number) => this.received(data, at);
 
   declare readonly _recorder: Recorder;

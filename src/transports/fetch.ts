@@ -44,7 +44,7 @@ export function observeResponse(
           (bytes) => recorder._internalError(RangeError(`earshot: a line of ${bytes} bytes, over the cap, was not measured`)),
         );
   // A chunk (undefined: the end) is recorded once the app's code its read resumed has run: see
-  // `Recorder._hold`. Made once, so nothing is allocated for it per chunk.
+  // `Recorder._hold`. Made once, so no closure is made for it per chunk.
   const record = (value: Uint8Array | undefined, at: number) => {
     chunkTime = at;
     if (!value) framer?.end();

@@ -6,20 +6,20 @@ type Listener = EventListenerOrEventListenerObject | null;
  * Read each message of `target` (a WebSocket or an RTCDataChannel) inside the app's own first
  * listener for it, not in a listener of earshot's: `addEventListener`, `removeEventListener` and
  * `onmessage` are wrapped on the instance; `reader.arriving` runs once per message right before the
- * app's code (to stamp it) and `settle` after each listener of the app's (to record it: see
- * `Recorder._hold`). The reader is an object, not a function: a function passed here is inlined by
- * the minifier at its one call as a closure made anew for every message.
+ * app's code (to stamp it) and `reader.settle` after each listener of the app's (to record it: see
+ * `Recorder._hold`). The reader is an object (the observed connection, for a WebSocket), not
+ * functions: a function passed here is inlined by the minifier at its one call as a closure made
+ * anew for every message.
  *
  * A listener of its own would cost the page a callback per message (about 2.5 µs of script and
  * 7 µs of main-thread CPU on the project's machine, more than all earshot does with a message), and
  * its stamp would come one callback before the app's. A message the app does not listen to is not
- * read: the app never saw it. `arriving` and `settle` must not throw: they run around the app's code.
+ * read: the app never saw it. The reader must not throw: it runs around the app's code.
  * Returns the unwrapped `addEventListener`, for earshot's other events.
  */
 export function readInAppListeners(
   target: EventTarget,
-  reader: { arriving(data: WireData): void },
-  settle: () => void,
+  reader: { arriving(data: WireData): void; settle(): void },
 ): EventTarget['addEventListener'] {
   // The message last read, so that a second listener of the app's does not read it again.
   let seen: Event | undefined;
@@ -35,7 +35,7 @@ export function readInAppListeners(
           try {
             return typeof listener === 'function' ? listener.call(this, event) : listener.handleEvent(event);
           } finally {
-            settle();
+            reader.settle();
           }
         })
         .get(listener)!);

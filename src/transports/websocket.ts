@@ -23,7 +23,7 @@ export function observeWebSocket(ws: WebSocket, connection: ConnectionRecord): v
     close.call(this, code, reason);
     closedByApp = true;
   };
-  const add = readInAppListeners(ws, connection, recorder._settle);
+  const add = readInAppListeners(ws, connection);
   add.call(ws, 'close', (event) => {
     const { code, reason, wasClean } = event as CloseEvent;
     const t = recorder.now();

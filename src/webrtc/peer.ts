@@ -354,17 +354,14 @@ class Peer implements PeerObservation {
       closedByApp = true;
     };
     // Stamped right before the app's code gets the message and recorded after it, as on a WebSocket.
-    const add = readInAppListeners(
-      channel,
-      {
-        arriving(data) {
-          state.before = monitor.activeTurn();
-          connection.arriving(data);
-        },
+    const add = readInAppListeners(channel, {
+      arriving(data) {
+        state.before = monitor.activeTurn();
+        connection.arriving(data);
       },
       // After each listener of the app's: the turn the message made active (reading it records the
       // message first).
-      () => {
+      settle() {
         const { before } = state;
         const after = (state.before = monitor.activeTurn());
         // Content of the turn already known, the common case, needs nothing more (not even the clock).
@@ -375,7 +372,7 @@ class Peer implements PeerObservation {
           self.#error(error);
         }
       },
-    );
+    });
     add.call(channel, 'close', () => {
       const at = performance.now();
       if (closedByApp) connection.close('abandoned', at, 'closed by the app');
