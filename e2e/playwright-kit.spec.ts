@@ -97,12 +97,13 @@ test.describe('Chromium network emulation (CDP)', () => {
     for (const t of turns) expect(message).toContain(`${t.id} fetch ${t.url} complete: ttft ${t.ttftMs!.toFixed(1)} ms`);
     expect(message).toMatch(/missed: ttftMs \d+\.\d ms > 200 ms/);
 
-    // Lifting the emulation mid-test: turns are fast again. (Chromium takes the change in on its own
-    // time: under load in CI, the first request after it once still carried the 250 ms.)
+    // Lifting the emulation mid-test: while it applies, 250 ms is a floor under every TTFT, so one turn
+    // under it shows it gone. The fastest of three is read: beside the load rows of another worker, a
+    // turn with no emulation took up to 343 ms in CI (and up to 197 ms here, in 40 runs).
     await earshot.shape(undefined);
-    for (let i = 0; i < 2; i++) await page.evaluate((p) => window.chatApp.chat(p), chat(4, 5));
-    const [, fast] = (await earshot.waitForTurns(5)).slice(3);
-    expect(fast.ttftMs).toBeLessThan(250);
+    for (let i = 0; i < 3; i++) await page.evaluate((p) => window.chatApp.chat(p), chat(4, 5));
+    const after = (await earshot.waitForTurns(6)).slice(3);
+    expect(Math.min(...after.map((t) => t.ttftMs!))).toBeLessThan(250);
   });
 
   test('offline drops the turn; back online, the next one completes', async ({ page, earshot }) => {
