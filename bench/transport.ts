@@ -20,7 +20,7 @@ import { launchChromium } from '../e2e/chromium';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 // WebSocket blocks are short and many: the pairs' ratios spread nearly as widely with 200 messages a
-// block as with 2,000 (quartiles about 0.81–1.20 against 0.82–1.13: the spread is the browser's,
+// block as with 2,000 (quartiles about 0.80–1.21 against 0.81–1.13: the spread is the browser's,
 // block to block, more than the count's), so ten times the pairs in about the same time narrow the
 // median's 95 % interval from about ±5 % to ±2 %.
 // A fetch block is a whole request: 2,000 chunks, so the request's own cost stays small beside them.
