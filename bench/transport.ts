@@ -49,9 +49,10 @@ window.wsRun = (instrumented, n) => new Promise((resolve, reject) => {
   ws.onmessage = (e) => { chars += e.data.length; if (++count === n) { const ms = performance.now() - start; ws.close(); resolve(ms); } };
   ws.onerror = reject;
 });
-// Throughput, block by block: a raw and an instrumented path alternate every few hundred
-// milliseconds, so the shared machine's drift (other processes, CPU frequency) hits both alike and
-// each pair of blocks gives one ratio. A block is a burst the page asks for and reads to its end.
+// Throughput, block by block: a raw and an instrumented path alternate every few tens (a WebSocket
+// block) or hundreds (a fetch body) of milliseconds, so the shared machine's drift (other processes,
+// CPU frequency) hits both alike and each pair of blocks gives one ratio. A block is a burst the
+// page asks for and reads to its end.
 // With \`control\`, both paths are raw: the spread of that ratio is the machine's, not earshot's.
 const blocks = async (pairs, block) => {
   const times = { raw: [], inst: [], rawReads: 0, instReads: 0 };
