@@ -374,9 +374,9 @@ export class TurnRecord {
   declare _ended: boolean | undefined;
   /** Set by `start`, which every path to a report goes through first. */
   private declare _t0: number;
-  // The times each chunk reads or writes are defined (undefined) from the start, not added by the
-  // first byte and chunk: a turn then has one shape, and V8 boxes no loaded time per message (with
-  // two shapes it did, twice, and the GC the garbage cost showed in the page's CPU per message).
+  // The times each chunk reads or writes exist (undefined) from the start rather than being added by
+  // the first byte and chunk: a turn keeps one shape. Across two shapes V8 boxed two loaded times per
+  // message, and collecting that garbage showed in the page's CPU per message.
   private _firstByte: number | undefined;
   private _lastByte: number | undefined;
   private _firstContent: number | undefined;
