@@ -7,7 +7,7 @@ import type { AdapterLike, ConnectionReport, SinkHooks, Summary, Transport, Wire
 import { observeResponse, requestFailed } from './transports/fetch';
 import { observeWebSocket } from './transports/websocket';
 
-export interface MonitorOptions extends Omit<RecorderOptions, 'now' | 'timeOrigin' | 'sink'> {
+export interface MonitorOptions extends Omit<RecorderOptions, 'clock' | 'timeOrigin' | 'sink'> {
   /** Query parameters whose values are redacted from reported URLs (`auth*` matches a prefix). */
   redact?: readonly string[];
   /** Where reports and spans go besides `onTurn`, e.g. `otel()` from `earshot/otel`. */

@@ -8,7 +8,7 @@ import { interactiveChat } from '../src/slo';
 function chatTurns(ttfts: number[]): TurnReport[] {
   let t = 0;
   const turns: TurnReport[] = [];
-  const recorder = new Recorder({ slo: interactiveChat, now: () => t, onTurn: (turn) => turns.push(turn) });
+  const recorder = new Recorder({ slo: interactiveChat, clock: { now: () => t }, onTurn: (turn) => turns.push(turn) });
   for (const [i, ttft] of ttfts.entries()) {
     const turn = recorder.connection('fetch').startTurn((t = i * 1000));
     turn.content(1, undefined, (t += ttft));

@@ -11,7 +11,7 @@ function setup(options: RecorderOptions = {}) {
   const connections: ConnectionReport[] = [];
   const recorder = new Recorder({
     ...options,
-    now: () => t,
+    clock: { now: () => t },
     timeOrigin: 1_000_000,
     onTurn: (turn) => turns.push(turn),
     onConnection: (c) => connections.push(c),

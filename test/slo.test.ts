@@ -20,7 +20,7 @@ import {
 function setup(slo: SloOptions) {
   let t = 0;
   const turns: TurnReport[] = [];
-  const recorder = new Recorder({ slo, now: () => t, timeOrigin: 0, onTurn: (turn) => turns.push(turn) });
+  const recorder = new Recorder({ slo, clock: { now: () => t }, timeOrigin: 0, onTurn: (turn) => turns.push(turn) });
   const at = (ms: number) => (t = ms);
   return { recorder, turns, at };
 }

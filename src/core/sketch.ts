@@ -31,8 +31,12 @@ export class Sketch {
   #sum = 0;
   #min = Infinity;
   #max = -Infinity;
-  /** The zero bucket, then the buckets of the range; allocated on the first value (read by tests). */
-  declare _bins: Float64Array | undefined;
+  /**
+   * The zero bucket, then the buckets of the range; allocated on the first value (read by tests). A
+   * field from the start, so every sketch has one shape: V8 deoptimized `add` when a new turn's
+   * sketch, not yet given its first value, came in another.
+   */
+  _bins: Float64Array | undefined;
 
   add(value: number): void {
     // Negative, NaN, infinite and non-number values are not latencies: ignored.
