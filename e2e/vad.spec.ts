@@ -94,9 +94,11 @@ test('finds both utterances of the fake microphone within 100 ms, through their 
   const errors = pageErrors(page);
   const { info, events } = await listen(page, RAW);
   const captureStart = checkBoundaries(events, UTTERANCES);
-  // The file starts playing when the capture starts: around getUserMedia, on performance.now().
-  expect(captureStart).toBeGreaterThanOrEqual(info.requestedAt - 150);
-  expect(captureStart).toBeLessThanOrEqual(info.streamAt + 150);
+  // The file starts playing when the capture starts: around getUserMedia, on performance.now(). A
+  // check of the clock (another clock would be seconds off), with room for a loaded machine: the
+  // capture's start read from a late first detection came 151.3 ms after the stream in CI.
+  expect(captureStart).toBeGreaterThanOrEqual(info.requestedAt - 250);
+  expect(captureStart).toBeLessThanOrEqual(info.streamAt + 250);
   expect(errors).toEqual([]);
 });
 
