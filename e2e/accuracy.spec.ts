@@ -20,7 +20,10 @@
  * the same scenario: when the app without earshot misses the network bounds too, the machine could
  * not deliver the schedule and the run is inconclusive for them, not a miss. Truth and network are
  * separate claims, each met by some run: a scenario is measured again, up to MAX_RUNS times, until
- * both are. A systematic error misses on every run and fails with each run's tables.
+ * both are. Truth gets up to MAX_INTERRUPTED_RUNS while each run missed it by one late stamp alone:
+ * the app's stamp of one chunk came after earshot's by more than the bound, every other within it
+ * (a GC or the OS between the two: a CI run saw this on three runs in a row, 0.18-0.34 ms against a
+ * median of 0.02 ms). A systematic error misses on every run and fails with each run's tables.
  */
 import { expect, test, type Page } from '@playwright/test';
 import type { TurnReport } from '../src/core/types';
@@ -50,6 +53,7 @@ const SENT_MEDIAN_MS = 3;
 const SCRIPT_TOL_MS = 25;
 const SCRIPT_MEDIAN_MS = 3;
 const MAX_RUNS = 3;
+const MAX_INTERRUPTED_RUNS = 6;
 const STALL_MS = 50;
 /** Clock values are multiples of 5 or 100 µs: differences of them carry float error. */
 const TICK_SLACK = 1e-6;
@@ -126,24 +130,35 @@ class Misses {
   }
 }
 
+interface Truth {
+  misses: string[];
+  /** Chunks the app stamped more than the bound after earshot did. */
+  late: number;
+  /** The misses are one late stamp's: none remain when the app's stamp stands for it. */
+  oneLateStamp: boolean;
+  figures: string;
+}
+
 /** earshot against the app's own stamps of the same events. */
-function checkTruth(o: Observed, turn: TurnReport, tickMs: number): { misses: string[]; figures: string } {
-  const m = new Misses(o.label);
+function checkTruth(o: Observed, turn: TurnReport, tickMs: number): Truth {
   const times = turn.chunkTimes ?? [];
-  const sdkItl = diffs(times);
-  const rawItl = diffs(o.raw);
-  const t0Diff = turn.t0 - o.rawT0;
-  m.bound('t0, earshot - app', t0Diff, T0_MAX_MS);
-  const vsRaw = abs(minus(sdkItl, rawItl));
-  const rawTable = table(['sdk', 'raw'], sdkItl, rawItl);
-  m.bound('ITL vs app, worst |diff|', worst(vsRaw), TRUTH_MAX_MS, rawTable);
-  const ttftDiff = (turn.ttftMs ?? NaN) - (o.raw[0] - o.rawT0);
-  m.bound('TTFT vs app, |diff|', Math.abs(ttftDiff), TRUTH_MAX_MS + tickMs);
+  const misses = (sdk: readonly number[]): Misses => {
+    const m = new Misses(o.label);
+    m.bound('t0, earshot - app', turn.t0 - o.rawT0, T0_MAX_MS);
+    m.bound('ITL vs app, worst |diff|', worst(minus(diffs(sdk), diffs(o.raw))), TRUTH_MAX_MS, table(['sdk', 'raw'], diffs(sdk), diffs(o.raw)));
+    m.bound('TTFT vs app, |diff|', Math.abs(sdk[0] - turn.t0 - (o.raw[0] - o.rawT0)), TRUTH_MAX_MS + tickMs);
+    return m;
+  };
   const behind = minus(o.raw, times);
+  const late = behind.flatMap((d, i) => (d > TRUTH_MAX_MS + tickMs + TICK_SLACK ? [i] : []));
+  const vsRaw = abs(minus(diffs(times), diffs(o.raw)));
+  const ttftDiff = (turn.ttftMs ?? NaN) - (o.raw[0] - o.rawT0);
   return {
-    misses: m.list,
+    misses: misses(times).list,
+    late: late.length,
+    oneLateStamp: late.length === 1 && misses(times.map((t, i) => (i === late[0] ? o.raw[i] : t))).list.length === 0,
     figures:
-      `t0 Δ ${f(t0Diff)} | ITL vs app med ${f(median(vsRaw))} max ${f(worst(vsRaw))} | TTFT Δ ${f(ttftDiff)} | ` +
+      `t0 Δ ${f(turn.t0 - o.rawT0)} | ITL vs app med ${f(median(vsRaw))} max ${f(worst(vsRaw))} | TTFT Δ ${f(ttftDiff)} | ` +
       `app behind earshot med ${f(median(behind))} max ${f(worst(behind))}`,
   };
 }
@@ -297,6 +312,8 @@ type Network = 'pass' | 'inconclusive' | 'miss';
 
 interface Attempt {
   truthMet: boolean;
+  /** Truth missed by one late stamp alone (see checkTruth). */
+  interrupted: boolean;
   network: Network;
   report: string;
 }
@@ -309,6 +326,7 @@ async function attempt(page: Page, scenario: Scenario, tickMs: number): Promise<
   const after = await scenario.run(page, scenario.gaps, false);
   const loopDelay = await serverLoopDelayMs(page);
   const truthMisses: string[] = [];
+  const truths: Truth[] = [];
   const networkMisses: string[] = [];
   const controlMisses: string[] = [];
   const lines: string[] = [];
@@ -319,6 +337,7 @@ async function attempt(page: Page, scenario: Scenario, tickMs: number): Promise<
     const truth = checkTruth(o, o.turn, tickMs);
     const network = checkNetwork(o.label, o, o.turn.chunkTimes ?? [], o.turn.ttftMs ?? NaN);
     const native = [before[i], after[i]].map((c) => checkNetwork(`${c.label} (native control)`, c, c.raw, c.raw[0] - c.rawT0));
+    truths.push(truth);
     truthMisses.push(...truth.misses);
     networkMisses.push(...network.misses);
     controlMisses.push(...native.flatMap((n) => n.misses));
@@ -326,9 +345,13 @@ async function attempt(page: Page, scenario: Scenario, tickMs: number): Promise<
   });
   const network: Network = networkMisses.length === 0 ? 'pass' : controlMisses.length > 0 ? 'inconclusive' : 'miss';
   const misses = [...truthMisses, ...networkMisses, ...(network === 'pass' ? [] : controlMisses)];
-  const head = `truth ${truthMisses.length ? 'missed' : 'met'}, network ${network} (server event-loop delay up to ${f(loopDelay)} ms)`;
+  const interrupted =
+    truths.reduce((n, t) => n + t.late, 0) === 1 && truths.every((t) => t.misses.length === 0 || t.oneLateStamp);
+  const truth = truthMisses.length ? `missed${interrupted ? ' by one late stamp' : ''}` : 'met';
+  const head = `truth ${truth}, network ${network} (server event-loop delay up to ${f(loopDelay)} ms)`;
   return {
     truthMet: truthMisses.length === 0,
+    interrupted,
     network,
     report: `${head}: ${lines.join('\n  ')}${misses.length ? `\n${misses.join('\n')}` : ''}`,
   };
@@ -348,7 +371,10 @@ for (const coi of [true, false]) {
         // Truth and network are separate claims: each needs one run the machine did not disturb.
         const attempts: Attempt[] = [];
         const met = (): boolean => attempts.some((a) => a.truthMet) && attempts.some((a) => a.network === 'pass');
-        for (let run = 1; run <= MAX_RUNS && !met(); run++) {
+        const more = (run: number): boolean =>
+          run <= MAX_RUNS ||
+          (run <= MAX_INTERRUPTED_RUNS && !attempts.some((a) => a.truthMet) && attempts.every((a) => a.interrupted));
+        for (let run = 1; more(run) && !met(); run++) {
           const a = await attempt(page, scenario, coi ? 0.005 : 0.1);
           attempts.push(a);
           console.log(`[${coi ? 'coi' : 'default'}] run ${run} ${a.report}`);
