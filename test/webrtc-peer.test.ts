@@ -43,9 +43,11 @@ class FakePeerConnection extends EventTarget {
   createDataChannel(label: string): FakeChannel {
     return new FakeChannel(label);
   }
+  /** As Chromium 150's: the DTLS transport goes \`closed\`, its event fired inside the call. */
   close(): void {
     this.signalingState = 'closed';
     this.connectionState = 'closed';
+    this.dtlsClosed();
   }
   /** The DTLS transport of the peer connection's media and data, as negotiated. */
   readonly dtls = Object.assign(new EventTarget(), { state: 'connected' as RTCDtlsTransportState });
@@ -269,15 +271,23 @@ describe('peer connection lifecycle', () => {
     expect(turns.map((t) => t.outcome)).toEqual(['complete']);
   });
 
-  it('counts a close by the app as abandoned, once', () => {
-    const { pc, connections, monitor } = setup();
+  it('counts a close by the app as abandoned, once, with the turn in progress', () => {
+    const { pc, connections, monitor, turns } = setup();
+    const channel = asPc(pc).createDataChannel('oai-events') as unknown as FakeChannel;
     pc.state('connected');
+    at(100);
+    channel.send(realtime('response.create'));
     at(300);
     asPc(pc).close();
     pc.state('closed');
     asPc(pc).close();
-    expect(connections.map((c) => [c.outcome, c.reason, c.closedAt])).toEqual([['abandoned', 'closed by the app', 300]]);
-    expect(monitor.summary().connections).toMatchObject({ opened: 1, active: 0, abandoned: 1, dropped: 0 });
+    channel.closed();
+    expect(connections.map((c) => [c.url, c.outcome, c.reason, c.closedAt])).toEqual([
+      ['datachannel:oai-events', 'abandoned', 'closed by the app', 300],
+      [undefined, 'abandoned', 'closed by the app', 300],
+    ]);
+    expect(turns.map((t) => [t.outcome, t.reason])).toEqual([['abandoned', 'closed by the app']]);
+    expect(monitor.summary().connections).toMatchObject({ opened: 2, active: 0, abandoned: 2, dropped: 0 });
   });
 
   it('observes a peer connection once however often it is asked to', () => {

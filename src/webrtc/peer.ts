@@ -169,8 +169,10 @@ class Peer implements PeerObservation {
     };
     const close = pc.close;
     pc.close = function (this: RTCPeerConnection) {
-      close.call(this);
+      // Ended first: Chromium 150 fires the DTLS transport's \`closed\` inside close(), which alone
+      // reads as the peer hanging up.
       self.#guard(() => self.#end('abandoned', performance.now(), 'closed by the app'));
+      close.call(this);
     };
     pc.addEventListener('datachannel', (e) => this.#guard(() => this.#channel(e.channel)));
     pc.addEventListener('track', (e) => this.#guard(() => this.#track(e.track)));
