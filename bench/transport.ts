@@ -3,11 +3,11 @@
  * - messages/s through a raw WebSocket vs an instrumented one (100k small messages, loopback);
  * - chunks/s through a raw fetch body vs an instrumented one;
  * - heap growth of one session carrying 1M content chunks.
- * Throughput is read from a raw and an instrumented path alternating block by block, with a
- * control of two raw paths giving the machine's own spread. Beside it, what earshot adds per message
- * and per body read, from measures that spread does not touch (its code in the page without the
- * network; the renderer's CPU in whole runs, which alternate over `ROUNDS`), as the ratio it would
- * give were all of it on the path that bounds throughput.
+ * Throughput is read from two raw paths and an instrumented one taking turns block by block, the two
+ * raw paths' ratio (the control) giving the machine's own spread in the same minutes. Beside it,
+ * what earshot adds per message and per body read, from measures that spread does not touch (its
+ * code in the page without the network; the renderer's CPU in whole runs, which alternate over
+ * `ROUNDS`), as the ratio it would give were all of it on the path that bounds throughput.
  * `BASELINE=<path to an earlier build's earshot.js>` adds that build's WebSocket and in-page body to
  * each round, to set a change against the code before it in one run.
  */
@@ -20,14 +20,14 @@ import { launchChromium } from '../e2e/chromium';
 import { bytesAllocated } from '../e2e/heap-sampling';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
-// WebSocket blocks are short and many: the pairs' ratios spread nearly as widely with 200 messages a
+// WebSocket blocks are short and many: the rounds' ratios spread nearly as widely with 200 messages a
 // block as with 2,000 (quartiles about 0.80–1.21 against 0.81–1.13: the spread is the browser's,
-// block to block, more than the count's), so ten times the pairs in about the same time narrow the
+// block to block, more than the count's), so ten times the rounds in about the same time narrow the
 // median's 95 % interval from about ±5 % to ±2 %.
 // A fetch block is a whole request: 2,000 chunks, so the request's own cost stays small beside them.
-const WS_PAIRS = Number(process.env.WS_PAIRS ?? 1000);
+const WS_ROUNDS = Number(process.env.WS_ROUNDS ?? 1300);
 const WS_BLOCK = 200;
-const PAIRS = Number(process.env.PAIRS ?? 100);
+const FETCH_ROUNDS = Number(process.env.FETCH_ROUNDS ?? 130);
 const FETCH_BLOCK = 2_000;
 const WS_MESSAGES = 100_000;
 const PAGE_CHUNKS = 100_000;
@@ -51,24 +51,25 @@ window.wsRun = (instrumented, n) => new Promise((resolve, reject) => {
   ws.onmessage = (e) => { chars += e.data.length; if (++count === n) { const ms = performance.now() - start; ws.close(); resolve(ms); } };
   ws.onerror = reject;
 });
-// Throughput, block by block: a raw and an instrumented path alternate every few tens (a WebSocket
-// block) or hundreds (a fetch body) of milliseconds, so the shared machine's drift (other processes,
-// CPU frequency) hits both alike and each pair of blocks gives one ratio. A block is a burst the
-// page asks for and reads to its end.
-// With \`control\`, both paths are raw: the spread of that ratio is the machine's, not earshot's.
-const blocks = async (pairs, block) => {
-  const times = { raw: [], inst: [], rawReads: 0, instReads: 0 };
-  for (let i = 0; i < pairs; i++) {
-    for (const key of i % 2 ? ['inst', 'raw'] : ['raw', 'inst']) times[key].push(await block(key === 'inst', times));
-  }
+// Throughput, block by block: two raw paths and an instrumented one take turns every few tens (a
+// WebSocket block) or hundreds (a fetch body) of milliseconds, each round in the next of the six
+// orders, so the shared machine's drift (other processes, CPU frequency) hits all alike and no path
+// keeps a place (first, last, the socket opened first). Each round gives two ratios of the
+// instrumented path to a raw one, and the control: one raw path to the other, whose spread is the
+// machine's, not earshot's. A block is a burst the page asks for and reads to its end.
+const PATHS = ['raw', 'inst', 'raw2'];
+const ORDERS = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0], [0, 2, 1], [1, 0, 2]];
+const blocks = async (rounds, block) => {
+  const times = { raw: [], inst: [], raw2: [], rawReads: 0, instReads: 0 };
+  for (let i = 0; i < rounds; i++) for (const path of ORDERS[i % 6]) times[PATHS[path]].push(await block(path, times));
   return times;
 };
-window.wsBlocks = async (pairs, n, control) => {
+window.wsBlocks = async (rounds, n) => {
   const open = (ws) => new Promise((resolve, reject) => { ws.onopen = () => resolve(ws); ws.onerror = reject; });
-  const sockets = [await open(new WebSocket(wsUrl(0))), await open(control ? new WebSocket(wsUrl(0)) : monitor.websocket(wsUrl(0)))];
+  const sockets = [await open(new WebSocket(wsUrl(0))), await open(monitor.websocket(wsUrl(0))), await open(new WebSocket(wsUrl(0)))];
   // Each 'go' is a turn of n content messages on the instrumented socket.
-  const times = await blocks(pairs, (inst) => new Promise((resolve) => {
-    const ws = sockets[+inst];
+  const times = await blocks(rounds, (path) => new Promise((resolve) => {
+    const ws = sockets[path];
     let count = 0, chars = 0;
     const start = performance.now();
     ws.onmessage = (e) => { chars += e.data.length; if (++count === n) resolve(performance.now() - start); };
@@ -77,11 +78,11 @@ window.wsBlocks = async (pairs, n, control) => {
   for (const ws of sockets) ws.close();
   return times;
 };
-window.fetchBlocks = (pairs, n, control) => blocks(pairs, async (inst, times) => {
+window.fetchBlocks = (rounds, n) => blocks(rounds, async (path, times) => {
   const start = performance.now();
-  const res = inst && !control ? await monitor.fetch('/chunks?n=' + n) : await fetch('/chunks?n=' + n);
+  const res = path === 1 ? await monitor.fetch('/chunks?n=' + n) : await fetch('/chunks?n=' + n);
   const reader = res.body.getReader();
-  while (!(await reader.read()).done) times[inst ? 'instReads' : 'rawReads']++;
+  while (!(await reader.read()).done) times[path === 1 ? 'instReads' : 'rawReads']++;
   return performance.now() - start;
 });
 // A body produced in the page, one 64-byte chunk per read: no network, so this is the wrapper's
@@ -197,13 +198,15 @@ function startServer() {
 interface Blocks {
   raw: number[];
   inst: number[];
+  raw2: number[];
+  /** Over both raw paths. */
   rawReads: number;
   instReads: number;
 }
 
 interface BenchPage {
-  wsBlocks(pairs: number, n: number, control: boolean): Promise<Blocks>;
-  fetchBlocks(pairs: number, n: number, control: boolean): Promise<Blocks>;
+  wsBlocks(rounds: number, n: number): Promise<Blocks>;
+  fetchBlocks(rounds: number, n: number): Promise<Blocks>;
   wsRun(instrumented: boolean | 'baseline', n: number): Promise<number>;
   pageBodyRun(instrumented: boolean | 'baseline', n: number): Promise<number>;
   dispatchOpen(instrumented: boolean): Promise<void>;
@@ -216,20 +219,35 @@ interface BenchPage {
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * q + 0.5)];
 const median = (xs: number[]) => quantile(xs, 0.5);
 
-/** Instrumented / raw throughput from alternating blocks of `n`: per pair, and over all of them. */
-function blockRatios(times: Blocks, n: number) {
-  const ratios = times.raw.map((raw, i) => raw / times.inst[i]);
-  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-  // The median's 95 % interval, by resampling the pairs (percentile bootstrap).
-  const medians = Array.from({ length: 2000 }, () => median(ratios.map(() => ratios[Math.floor(Math.random() * ratios.length)])));
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/**
+ * Throughput ratios, each one block's time over another's, grouped by round; `whole`, the ratio of
+ * all blocks' times. One block against one: against the mean of two, whose spread is narrower,
+ * the median of skewed block times would move.
+ */
+function ratioStats(rounds: number[][], whole: number) {
+  const ratios = rounds.flat();
+  // The median's 95 % interval, by resampling the rounds (percentile bootstrap).
+  const resampled = () => median(rounds.flatMap(() => rounds[Math.floor(Math.random() * rounds.length)]));
+  const medians = Array.from({ length: 2000 }, resampled);
   return {
-    raw: (n * times.raw.length) / (sum(times.raw) / 1000),
-    inst: (n * times.inst.length) / (sum(times.inst) / 1000),
     median: median(ratios),
     low: quantile(medians, 0.025),
     high: quantile(medians, 0.975),
     quartiles: [quantile(ratios, 0.25), quantile(ratios, 0.75)],
-    whole: sum(times.raw) / sum(times.inst),
+    whole,
+  };
+}
+
+/** Instrumented against each raw path, and the control (one raw path against the other), from blocks of `n`. */
+function blockRatios(times: Blocks, n: number) {
+  const { raw, raw2, inst } = times;
+  return {
+    raw: (n * 2 * raw.length) / ((sum(raw) + sum(raw2)) / 1000),
+    inst: (n * inst.length) / (sum(inst) / 1000),
+    ratio: ratioStats(inst.map((t, i) => [raw[i] / t, raw2[i] / t]), (sum(raw) + sum(raw2)) / 2 / sum(inst)),
+    control: ratioStats(raw.map((t, i) => [t / raw2[i]]), sum(raw) / sum(raw2)),
   };
 }
 
@@ -287,15 +305,13 @@ async function main() {
   };
   // One untimed warm-up of each path.
   await page.evaluate((n) => Promise.all([(window as unknown as BenchPage).wsRun(false, n), (window as unknown as BenchPage).wsRun(true, n)]), 10_000);
-  await page.evaluate((n) => (window as unknown as BenchPage).fetchBlocks(2, n, false), FETCH_BLOCK);
-  const inBlocks = async (path: 'wsBlocks' | 'fetchBlocks', pairs: number, n: number, control: boolean) => {
-    const times = await page.evaluate(([path, p, n, c]) => (window as unknown as BenchPage)[path](p, n, c), [path, pairs, n, control] as const);
-    return { ...blockRatios(times, n), reads: [times.rawReads / pairs, times.instReads / pairs] };
+  await page.evaluate((n) => (window as unknown as BenchPage).fetchBlocks(2, n), FETCH_BLOCK);
+  const inBlocks = async (path: 'wsBlocks' | 'fetchBlocks', rounds: number, n: number) => {
+    const times = await page.evaluate(([path, r, n]) => (window as unknown as BenchPage)[path](r, n), [path, rounds, n] as const);
+    return { ...blockRatios(times, n), reads: [times.rawReads / (2 * rounds), times.instReads / rounds] };
   };
-  const wsBlocks = await inBlocks('wsBlocks', WS_PAIRS, WS_BLOCK, false);
-  const wsControl = await inBlocks('wsBlocks', WS_PAIRS, WS_BLOCK, true);
-  const fetchBlocks = await inBlocks('fetchBlocks', PAIRS, FETCH_BLOCK, false);
-  const fetchControl = await inBlocks('fetchBlocks', PAIRS, FETCH_BLOCK, true);
+  const wsBlocks = await inBlocks('wsBlocks', WS_ROUNDS, WS_BLOCK);
+  const fetchBlocks = await inBlocks('fetchBlocks', FETCH_ROUNDS, FETCH_BLOCK);
   if (BASELINE) await page.evaluate((n) => (window as unknown as BenchPage).wsRun('baseline', n), 10_000);
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? [false, true] : [true, false];
@@ -359,20 +375,21 @@ async function main() {
   server.close();
 
   const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
-  const ratio = (r: ReturnType<typeof blockRatios>) =>
-    `${r.median.toFixed(3)}× (95 % ${r.low.toFixed(3)}–${r.high.toFixed(3)}; pairs' quartiles ${r.quartiles.map((q) => q.toFixed(3)).join('–')}; all blocks ${r.whole.toFixed(3)}×)`;
-  const blockRow = (path: string, unit: string, r: ReturnType<typeof blockRatios>, control: ReturnType<typeof blockRatios>) =>
-    `| ${path} | ${fmt(r.raw)} ${unit} | ${fmt(r.inst)} ${unit} | ${ratio(r)} | ${ratio(control)} |`;
-  console.log(`Chromium ${browser.version()}, throughput in alternating pairs of blocks (WebSocket ${WS_PAIRS}, fetch ${PAIRS}), median of the pairs' ratios\n`);
+  const ratio = (r: ReturnType<typeof ratioStats>) =>
+    `${r.median.toFixed(3)}× (95 % ${r.low.toFixed(3)}–${r.high.toFixed(3)}; rounds' quartiles ${r.quartiles.map((q) => q.toFixed(3)).join('–')}; all blocks ${r.whole.toFixed(3)}×)`;
+  const blockRow = (path: string, unit: string, r: ReturnType<typeof blockRatios>) =>
+    `| ${path} | ${fmt(r.raw)} ${unit} | ${fmt(r.inst)} ${unit} | ${ratio(r.ratio)} | ${ratio(r.control)} |`;
+  console.log(
+    `Chromium ${browser.version()}, throughput in rounds of three blocks, two raw paths and an instrumented one in the six orders (WebSocket ${WS_ROUNDS}, fetch ${FETCH_ROUNDS}), median of the rounds' ratios\n`,
+  );
   console.log('| path | raw | instrumented | instrumented / raw | control: raw / raw |\n| --- | --- | --- | --- | --- |');
   console.log(
     [
-      blockRow(`WebSocket, ${fmt(WS_PAIRS * WS_BLOCK)} messages in blocks of ${fmt(WS_BLOCK)}`, 'msg/s', wsBlocks, wsControl),
+      blockRow(`WebSocket, ${fmt(WS_ROUNDS * WS_BLOCK)} messages a path in blocks of ${fmt(WS_BLOCK)}`, 'msg/s', wsBlocks),
       blockRow(
-        `fetch body, ${fmt(PAIRS * FETCH_BLOCK)} chunks of 64 B in bodies of ${fmt(FETCH_BLOCK)} (${fmt(fetchBlocks.reads[0])} and ${fmt(fetchBlocks.reads[1])} reads a body)`,
+        `fetch body, ${fmt(FETCH_ROUNDS * FETCH_BLOCK)} chunks of 64 B a path in bodies of ${fmt(FETCH_BLOCK)} (${fmt(fetchBlocks.reads[0])} and ${fmt(fetchBlocks.reads[1])} reads a body)`,
         'chunks/s',
         fetchBlocks,
-        fetchControl,
       ),
     ].join('\n'),
   );
