@@ -150,7 +150,7 @@ function checkTruth(o: Observed, turn: TurnReport, tickMs: number): Truth {
     return m;
   };
   const behind = minus(o.raw, times);
-  const late = behind.flatMap((d, i) => (d > TRUTH_MAX_MS + tickMs + TICK_SLACK ? [i] : []));
+  const late = behind.flatMap((d, i) => (d > TRUTH_MAX_MS + TICK_SLACK ? [i] : []));
   const vsRaw = abs(minus(diffs(times), diffs(o.raw)));
   const ttftDiff = (turn.ttftMs ?? NaN) - (o.raw[0] - o.rawT0);
   return {
