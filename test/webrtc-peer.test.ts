@@ -43,7 +43,7 @@ class FakePeerConnection extends EventTarget {
   createDataChannel(label: string): FakeChannel {
     return new FakeChannel(label);
   }
-  /** As Chromium 150's: the DTLS transport goes \`closed\`, its event fired inside the call. */
+  /** As Chromium 150's: the DTLS transport goes `closed`, its event fired inside the call. */
   close(): void {
     this.signalingState = 'closed';
     this.connectionState = 'closed';

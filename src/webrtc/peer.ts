@@ -169,7 +169,7 @@ class Peer implements PeerObservation {
     };
     const close = pc.close;
     pc.close = function (this: RTCPeerConnection) {
-      // Ended first: Chromium 150 fires the DTLS transport's \`closed\` inside close(), which alone
+      // Ended first: Chromium 150 fires the DTLS transport's `closed` inside close(), which alone
       // reads as the peer hanging up.
       self.#guard(() => self.#end('abandoned', performance.now(), 'closed by the app'));
       close.call(this);
