@@ -20,10 +20,10 @@ const REP = 2 / (BASE + 1);
 
 /**
  * Quantile sketch of non-negative values (DDSketch-style, relative error ≤ 1.1%). Count, mean, min and
- * max are exact. The zero bucket and the bins of the whole range (1281, 10 KB) are allocated on the
- * first value: memory is independent of the number of samples, and `add` allocates nothing after
+ * max are exact. The zero bucket and the bins of the whole range (1281 counts, 5 KB) are allocated on
+ * the first value: memory is independent of the number of samples, and `add` allocates nothing after
  * that. (A window over the indices seen, grown as values fell outside it, kept a narrow sketch at 32
- * to 256 bins, for code that weighed more in the core's size budget than 10 KB per open turn weighs
+ * to 256 bins, for code that weighed more in the core's size budget than 5 KB per open turn weighs
  * in memory.)
  */
 export class Sketch {
@@ -34,9 +34,12 @@ export class Sketch {
   /**
    * The zero bucket, then the buckets of the range; allocated on the first value (read by tests). A
    * field from the start, so every sketch has one shape: V8 deoptimized `add` when a new turn's
-   * sketch, not yet given its first value, came in another.
+   * sketch, not yet given its first value, came in another. A plain array of small integers, in the
+   * JS heap: counted in a Float64Array, whose memory is outside it, one bin a WebSocket message cost
+   * about 2 % of the messages a page reads in short bursts (BENCHMARKS.md), the heap's array nothing
+   * measurable. A count past 2^30 turns it into an array of doubles, as exact.
    */
-  _bins: Float64Array | undefined;
+  _bins: number[] | undefined;
 
   add(value: number): void {
     // Negative, NaN, infinite and non-number values are not latencies: ignored.
@@ -48,7 +51,7 @@ export class Sketch {
     // Values at or below the zero threshold (log2(0) is -Infinity) land in the zero bucket, larger
     // ones than the range in the top bucket.
     const i = Math.max(Math.min(Math.ceil(Math.log2(value) * PER_OCTAVE) - 1, MAX_INDEX), MIN_INDEX - 1);
-    (this._bins ??= new Float64Array(BINS + 1))[i - MIN_INDEX + 1]++;
+    (this._bins ??= Array<number>(BINS + 1).fill(0))[i - MIN_INDEX + 1]++;
   }
 
   /** Lower quantile (rank q·(count−1)) of a non-empty sketch for q in [0, 1], clamped to [min, max]. */
