@@ -289,7 +289,8 @@ async function measureThroughput(origin: string, result: Promise<Throughput>): P
     // Its own process group, so that its renderer and utility processes end with it.
     detached: true,
   });
-  const exited = new Promise<number | null>((resolve) => browser.once('exit', resolve));
+  // Exited, or never started (`error`: no such file at CHROMIUM_PATH).
+  const exited = new Promise<number | null>((resolve) => browser.once('exit', resolve).once('error', () => resolve(null)));
   let timer: NodeJS.Timeout | undefined;
   try {
     const times = await Promise.race([
@@ -301,7 +302,7 @@ async function measureThroughput(origin: string, result: Promise<Throughput>): P
     return times;
   } finally {
     clearTimeout(timer);
-    if (browser.exitCode === null) process.kill(-browser.pid!, 'SIGKILL');
+    if (browser.pid && browser.exitCode === null && browser.signalCode === null) process.kill(-browser.pid, 'SIGKILL');
     await exited;
     rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }

@@ -36,7 +36,7 @@ export class Sketch {
    * field from the start, so every sketch has one shape: V8 deoptimized `add` when a new turn's
    * sketch, not yet given its first value, came in another. A plain array of small integers, in the
    * JS heap: counted in a Float64Array, whose memory is outside it, one bin a WebSocket message cost
-   * about 2 % of the messages a page reads in short bursts (BENCHMARKS.md), the heap's array nothing
+   * 1–2 % of the messages a page reads in short bursts (BENCHMARKS.md), the heap's array nothing
    * measurable. A count past 2^30 turns it into an array of doubles, as exact.
    */
   _bins: number[] | undefined;
