@@ -4,8 +4,9 @@
  * turn (so each is stamped, read and recorded as content), each socket with an app listener that
  * reads the data; V8's sampling heap profiler counts every byte allocated, garbage included. A time
  * boxed on its way into a call V8 does not inline is 12 B a message: the bar is well under that.
- * The page is fresh: after thousands of sockets and turns (the bench's page), V8 optimizes the path
- * otherwise and one boxed number a message is still allocated (BENCHMARKS.md).
+ * The page is fresh: after thousands of sockets and turns (the bench's page), or after fetch bodies
+ * read through earshot, V8 optimizes the path otherwise and one boxed number a message is still
+ * allocated: the stamp, where the connection's record passes it to `received` (BENCHMARKS.md).
  */
 import { expect, test } from '@playwright/test';
 import { bytesAllocated } from './heap-sampling';
