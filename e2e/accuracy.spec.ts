@@ -20,10 +20,10 @@
  * the same scenario: when the app without earshot misses the network bounds too, the machine could
  * not deliver the schedule and the run is inconclusive for them, not a miss. Truth and network are
  * separate claims, each met by some run: a scenario is measured again, up to MAX_RUNS times, until
- * both are. Truth gets up to MAX_INTERRUPTED_RUNS while each run missed it by one late stamp alone:
- * the app's stamp of one chunk came after earshot's by more than the bound, every other within it
- * (a GC or the OS between the two: a CI run saw this on three runs in a row, 0.18-0.34 ms against a
- * median of 0.02 ms). A systematic error misses on every run and fails with each run's tables.
+ * both are. Truth gets up to MAX_INTERRUPTED_RUNS while each run missed it by late stamps alone, at
+ * most MAX_LATE_STAMPS of them: the app's stamp of a chunk came after earshot's by more than the
+ * bound, every other within it (a GC or the OS between the two: CI runs saw one on three runs in a
+ * row, 0.18-0.34 ms against a median of 0.02 ms, and two in one run, 0.31 and 1.20 ms). A systematic error misses on every run and fails with each run's tables.
  */
 import { expect, test, type Page } from '@playwright/test';
 import type { TurnReport } from '../src/core/types';
@@ -54,6 +54,7 @@ const SCRIPT_TOL_MS = 25;
 const SCRIPT_MEDIAN_MS = 3;
 const MAX_RUNS = 3;
 const MAX_INTERRUPTED_RUNS = 6;
+const MAX_LATE_STAMPS = 2;
 const STALL_MS = 50;
 /** Clock values are multiples of 5 or 100 µs: differences of them carry float error. */
 const TICK_SLACK = 1e-6;
@@ -134,8 +135,8 @@ interface Truth {
   misses: string[];
   /** Chunks the app stamped more than the bound after earshot did. */
   late: number;
-  /** The misses are one late stamp's: none remain when the app's stamp stands for it. */
-  oneLateStamp: boolean;
+  /** There are misses, and they are the late stamps': none remain when the app's stamps stand for them. */
+  lateStampsAlone: boolean;
   figures: string;
 }
 
@@ -155,13 +156,13 @@ function checkTruth(o: Observed, turn: TurnReport, tickMs: number): Truth {
   };
   const behind = minus(o.raw, times);
   const late = behind.flatMap((d, i) => (d > TRUTH_MAX_MS + TICK_SLACK ? [i] : []));
-  // earshot's stamps with the app's standing for the one late chunk (and for TTFT, if it is the first).
-  const substituted = times.map((t, i) => (i === late[0] ? o.raw[i] : t));
+  // earshot's stamps with the app's standing for the late chunks (and for TTFT, if the first is one).
+  const substituted = times.map((t, i) => (late.includes(i) ? o.raw[i] : t));
   const vsRaw = abs(minus(diffs(times), rawItl));
   return {
     misses: misses(times, ttft).list,
     late: late.length,
-    oneLateStamp: late.length === 1 && misses(substituted, ttft + substituted[0] - times[0]).list.length === 0,
+    lateStampsAlone: late.length > 0 && misses(substituted, ttft + substituted[0] - times[0]).list.length === 0,
     figures:
       `t0 Δ ${f(turn.t0 - o.rawT0)} | ITL vs app med ${f(median(vsRaw))} max ${f(worst(vsRaw))} | TTFT Δ ${f(ttft - rawTtft)} | ` +
       `app behind earshot med ${f(median(behind))} max ${f(worst(behind))}`,
@@ -317,7 +318,7 @@ type Network = 'pass' | 'inconclusive' | 'miss';
 
 interface Attempt {
   truthMet: boolean;
-  /** Truth missed by one late stamp alone (see checkTruth). */
+  /** Truth missed by late stamps alone, at most MAX_LATE_STAMPS (see checkTruth). */
   interrupted: boolean;
   network: Network;
   report: string;
@@ -350,9 +351,10 @@ async function attempt(page: Page, scenario: Scenario, tickMs: number): Promise<
   });
   const network: Network = networkMisses.length === 0 ? 'pass' : controlMisses.length > 0 ? 'inconclusive' : 'miss';
   const misses = [...truthMisses, ...networkMisses, ...(network === 'pass' ? [] : controlMisses)];
+  const lateStamps = truths.reduce((n, t) => n + t.late, 0);
   const interrupted =
-    truths.reduce((n, t) => n + t.late, 0) === 1 && truths.every((t) => t.misses.length === 0 || t.oneLateStamp);
-  const truth = truthMisses.length ? `missed${interrupted ? ' by one late stamp' : ''}` : 'met';
+    truthMisses.length > 0 && lateStamps <= MAX_LATE_STAMPS && truths.every((t) => t.misses.length === 0 || t.lateStampsAlone);
+  const truth = truthMisses.length ? `missed${interrupted ? ` by ${lateStamps} late stamp${lateStamps > 1 ? 's' : ''}` : ''}` : 'met';
   const head = `truth ${truth}, network ${network} (server event-loop delay up to ${f(loopDelay)} ms)`;
   return {
     truthMet: truthMisses.length === 0,
